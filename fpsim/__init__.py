@@ -1,0 +1,22 @@
+"""fpsim: bit-accurate simulation of reduced-precision floating-point arithmetic and
+accumulation, with the variance retention ratio (VRR) analysis of Sakr et al. (ICLR 2019).
+
+Layers: ``fpsim`` (this API: validation, shapes, kernel choice) - ``fpsim.kernels`` (Numba
+JIT kernels on plain arrays and numbers) - ``tests/reference`` (an exact, slow reference
+used only by the tests).
+"""
+from . import formats
+from .accumulate import AccumSpec, SwampStats, dot, matmul, sum
+from .arith import add, div, fma, mul, sqrt, sub
+from .formats import Format, accumulator
+from .quantize import code_dtype, decode, encode, quantize
+from .rounding import Rounding
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Format", "Rounding", "formats", "accumulator",
+    "quantize", "encode", "decode", "code_dtype",
+    "add", "sub", "mul", "div", "fma", "sqrt",
+    "AccumSpec", "SwampStats", "dot", "sum", "matmul",
+]

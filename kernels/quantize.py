@@ -1,0 +1,150 @@
+"""Array kernels: quantize (with a bit-trick fast path), the double-double quantize used
+for inputs wider than float64, encode and decode."""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .core import (RNE, RNA, RTZ, RU, RD, RTO, SR, IEEE, FN, FNUZ, as_bits, from_bits,
+                   round_value, sr_bits)
+
+_SIGN = np.uint64(0x8000000000000000)
+_ABS = np.uint64(0x7FFFFFFFFFFFFFFF)
+BLOCK = 4096
+
+par = njit(cache=True, nogil=True, parallel=True)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _round_add(ab, neg, sh, mask, mode, ri, k):
+    """The constant whose addition to a float64's magnitude bits, followed by truncation at
+    bit ``sh``, rounds it in ``mode``: the carry out of the discarded bits is exactly the
+    decision to round the magnitude up, and a carry into the exponent field is the right
+    binade change. (rto is handled by the caller.)"""
+    one = np.uint64(1)
+    if mode == RNE:
+        return (mask >> one) + ((ab >> sh) & one)      # half - 1, plus 1 when odd
+    if mode == RNA:
+        return (mask >> one) + one                      # half
+    if mode == RU:
+        return np.uint64(0) if neg else mask
+    if mode == RD:
+        return mask if neg else np.uint64(0)
+    if mode == SR:
+        # carry iff the discarded bits, read as a fraction, exceed r / 2**k
+        if sh >= k:
+            return mask - (np.uint64(ri) << np.uint64(sh - k))
+        return mask - (np.uint64(ri) >> np.uint64(k - sh))
+    return np.uint64(0)                                 # rtz
+
+
+@par
+def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    """out[i] = x[i] rounded into the format; x, out 1-D float64 (out may be x).
+
+    Pass 1 (vectorised, branch-free) rounds each block with the bit trick and keeps the
+    input bits where the result would not be a normal number of the format (zero,
+    subnormal, overflow, inf, NaN); pass 2 revisits, in cache, only the blocks that had
+    such an element and sends those elements through the general rounding."""
+    n = x.size
+    xb = x.view(np.uint64)
+    ob = out.view(np.uint64)
+    nblocks = (n + BLOCK - 1) // BLOCK
+    fast = m < 52
+    sh = np.uint64(52 - m) if fast else np.uint64(0)
+    mask = (np.uint64(1) << sh) - np.uint64(1)
+    lo_be = np.uint64(emin + 1023) << np.uint64(52)   # bits of the smallest target normal
+    xmax_bits = as_bits(xmax)
+    zero = np.uint64(0)
+    for blk in prange(nblocks):
+        # unsigned indices: no negative-index wraparound check, so the loop vectorises
+        start = np.uint64(blk * BLOCK)
+        stop = np.uint64(min(blk * BLOCK + BLOCK, n))
+        bad = np.uint64(1) if not fast else zero
+        if fast:
+            for i in range(start, stop):
+                b = xb[i]
+                ab = b & _ABS
+                if mode == RTO:
+                    rb = (ab & ~mask) | (np.uint64((ab & mask) != zero) << sh)
+                else:
+                    ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+                    rb = (ab + _round_add(ab, (b & _SIGN) != zero, sh, mask, mode, ri, k)) & ~mask
+                badi = np.uint64(ab < lo_be) | np.uint64(rb > xmax_bits)
+                bad |= badi
+                ob[i] = (rb | (b & _SIGN)) if badi == zero else b
+        if bad == zero:
+            continue
+        for i in range(start, stop):
+            b = ob[i]                  # the input bits wherever pass 1 gave up
+            ab = b & _ABS
+            if fast and ab >= lo_be and ab <= xmax_bits:
+                continue               # pass 1's result stands
+            xi = from_bits(b) if fast else x[i]
+            ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+            out[i] = round_value(xi, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
+
+
+@par
+def quantize_dd_kernel(hi, lo, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    """out[i] = (hi[i] + lo[i]) rounded once: for inputs wider than float64 (int64 beyond
+    2**53, long double) split into a float64 pair with |lo| <= ulp(hi)/2."""
+    for i in prange(hi.size):
+        ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+        out[i] = round_value(hi[i], lo[i], 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
+
+
+@par
+def encode_kernel(x, codes, e, m, emin, flav, nan_code):
+    """Bit pattern of each value (values already in the format; NaN -> nan_code)."""
+    top = np.uint64(e + m)
+    for i in prange(x.size):
+        xi = x[i]
+        if xi != xi:
+            codes[i] = nan_code
+            continue
+        b = as_bits(xi)
+        s = (b >> np.uint64(63)) << top
+        if flav == FNUZ:
+            s = np.uint64(0) if xi == 0.0 else s
+        ab = b & _ABS
+        a = from_bits(ab)
+        if a == np.inf:
+            codes[i] = s | (((np.uint64(1) << np.uint64(e)) - np.uint64(1)) << np.uint64(m))
+        elif a == 0.0:
+            codes[i] = s
+        else:
+            be = np.int64(ab >> np.uint64(52))
+            ea = be - 1023 if be > 0 else -1023  # value below float64's normals: subnormal code
+            if ea < emin:
+                # subnormal: integer multiple of the quantum 2**(emin - m)
+                mant = np.uint64(np.int64(math.ldexp(a, m - emin)))
+                codes[i] = s | mant
+            else:
+                mant = (ab >> np.uint64(52 - m)) & ((np.uint64(1) << np.uint64(m)) - np.uint64(1))
+                codes[i] = s | (np.uint64(ea - emin + 1) << np.uint64(m)) | mant
+
+
+@par
+def decode_kernel(codes, out, e, m, emin, flav, subn):
+    """Value of each bit pattern (codes < 2**(1+e+m))."""
+    mmask = (np.uint64(1) << np.uint64(m)) - np.uint64(1)
+    emask = (np.uint64(1) << np.uint64(e)) - np.uint64(1)
+    top = np.uint64(e + m)
+    for i in prange(codes.size):
+        c = np.uint64(codes[i])
+        neg = (c >> top) & np.uint64(1)
+        ec = (c >> np.uint64(m)) & emask
+        mant = c & mmask
+        if flav == IEEE and ec == emask:
+            v = np.inf if mant == 0 else np.nan
+        elif flav == FN and ec == emask and mant == mmask:
+            v = np.nan
+        elif flav == FNUZ and neg == 1 and ec == 0 and mant == 0:
+            v = np.nan
+        elif ec == 0:
+            # subnormal codes; a format without subnormals reads them as zero (DAZ)
+            v = math.ldexp(float(mant), emin - m) if subn else 0.0
+        else:
+            v = math.ldexp(float(mant | (mmask + np.uint64(1))), np.int64(ec) - 1 + emin - m)
+        out[i] = -v if neg == 1 else v
