@@ -1,0 +1,205 @@
+"""Elementwise arithmetic: the exact result of float64 operands, rounded once.
+
+Each operation turns its exact result into ``(hi + lo) * 2**shift`` with error-free
+transformations and hands it to :func:`core.round_value`:
+
+- add/sub: TwoSum (exact whenever fl(a + b) does not overflow);
+- mul: both significands scaled into [0.5, 1) by frexp, so the product is in [0.25, 1) and
+  its TwoProduct error (one FMA) is exact whatever the operands' exponents;
+- div: scaled quotient, exact remainder by FMA, lo = remainder / divisor rounded to odd;
+- fma: exact product as above plus the scaled addend, summed exactly by a TwoSum cascade;
+- sqrt: even exponent scaled out, exact residual by FMA.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .core import (FNUZ, RD, SR, fma, magnitude_mode, round_overflowed, round_to_odd,
+                   round_value, signbit, signed_zero, sr_bits, two_sum)
+
+par = njit(cache=True, nogil=True, parallel=True)
+jit = njit(cache=True, nogil=True)
+
+
+@jit
+def exact_zero_sum(za, zb, flav, mode):
+    """Sign of an exact zero sum: the common sign of two equal-signed zero addends,
+    otherwise +0 (-0 when rounding toward -inf). IEEE 754 section 6.3."""
+    na, nb = signbit(za), signbit(zb)
+    if za == 0.0 and zb == 0.0 and na == nb:
+        return signed_zero(na, flav)
+    return signed_zero(mode == RD, flav)
+
+
+@jit
+def add_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
+    s, e = two_sum(a, b)
+    if s != s:
+        return math.nan
+    if math.isinf(s) and not (math.isinf(a) or math.isinf(b)):
+        return round_overflowed(s < 0, m, emin, xmax, flav, subn, sat, mode)
+    if s == 0.0 and e == 0.0:
+        return exact_zero_sum(a, b, flav, mode)
+    return round_value(s, e, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
+
+
+@jit
+def mul_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
+    if a != a or b != b:
+        return math.nan
+    neg = signbit(a) != signbit(b)
+    aa, ab = abs(a), abs(b)
+    if math.isinf(aa) or math.isinf(ab):
+        if aa == 0.0 or ab == 0.0:
+            return math.nan
+        return round_value(-math.inf if neg else math.inf, 0.0, 0, m, emin, xmax, flav, subn, sat,
+                           mode, r, k)
+    if aa == 0.0 or ab == 0.0:
+        return signed_zero(neg, flav)
+    ma, ea = math.frexp(aa)
+    mb, eb = math.frexp(ab)
+    p = ma * mb
+    pe = fma(ma, mb, -p)
+    if neg:
+        p, pe = -p, -pe
+    return round_value(p, pe, ea + eb, m, emin, xmax, flav, subn, sat, mode, r, k)
+
+
+@jit
+def div_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
+    if a != a or b != b:
+        return math.nan
+    neg = signbit(a) != signbit(b)
+    aa, ab = abs(a), abs(b)
+    if math.isinf(aa):
+        if math.isinf(ab):
+            return math.nan
+        return round_value(-math.inf if neg else math.inf, 0.0, 0, m, emin, xmax, flav, subn, sat,
+                           mode, r, k)
+    if math.isinf(ab):
+        return signed_zero(neg, flav)
+    if ab == 0.0:
+        if aa == 0.0:
+            return math.nan
+        return round_value(-math.inf if neg else math.inf, 0.0, 0, m, emin, xmax, flav, subn, sat,
+                           mode, r, k)
+    if aa == 0.0:
+        return signed_zero(neg, flav)
+    ma, ea = math.frexp(aa)
+    mb, eb = math.frexp(ab)
+    q = ma / mb                                   # in (0.5, 2)
+    rem = fma(-q, mb, ma)                         # exact: ma == q*mb + rem
+    lo = 0.0
+    if rem != 0.0:
+        lo = rem / mb
+        err = fma(-lo, mb, rem)                   # sign of (rem/mb - lo), mb > 0
+        lo = round_to_odd(lo, 1 if err > 0 else (-1 if err < 0 else 0))
+    if neg:
+        q, lo = -q, -lo
+    return round_value(q, lo, ea - eb, m, emin, xmax, flav, subn, sat, mode, r, k)
+
+
+@jit
+def sqrt_one(a, m, emin, xmax, flav, subn, sat, mode, r, k):
+    if a != a or a < 0.0:
+        return math.nan
+    if a == 0.0:
+        return signed_zero(signbit(a), flav)
+    if math.isinf(a):
+        return round_value(math.inf, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
+    ma, ea = math.frexp(a)
+    if ea & 1:
+        ma *= 2.0
+        ea -= 1
+    s = math.sqrt(ma)                             # ma in [0.5, 2)
+    res = fma(-s, s, ma)                          # exact residual ma - s*s
+    lo = 0.0
+    if res != 0.0:
+        # sqrt(ma) - s = res / (sqrt(ma) + s); res/(2s) has the right sign and is
+        # within a relative 2**-52 of it.
+        lo = res / (2.0 * s)
+    return round_value(s, lo, ea // 2, m, emin, xmax, flav, subn, sat, mode, r, k)
+
+
+@jit
+def fma_one(a, b, c, m, emin, xmax, flav, subn, sat, mode, r, k):
+    if a != a or b != b or c != c:
+        return math.nan
+    neg = signbit(a) != signbit(b)
+    aa, ab = abs(a), abs(b)
+    if math.isinf(aa) or math.isinf(ab):
+        if aa == 0.0 or ab == 0.0:
+            return math.nan
+        pinf = -math.inf if neg else math.inf
+        if math.isinf(c) and (c < 0) != neg:
+            return math.nan
+        return round_value(pinf, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
+    if math.isinf(c):
+        return round_value(c, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
+    if aa == 0.0 or ab == 0.0:
+        if c == 0.0:
+            return exact_zero_sum(signed_zero(neg, 0), c, flav, mode)
+        return round_value(c, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
+    ma, ea = math.frexp(aa)
+    mb, eb = math.frexp(ab)
+    ph = ma * mb                                  # product = (ph + pl) * 2**sp, exactly
+    pl = fma(ma, mb, -ph)
+    sp = ea + eb
+    if neg:
+        ph, pl = -ph, -pl
+    if c == 0.0:
+        return round_value(ph, pl, sp, m, emin, xmax, flav, subn, sat, mode, r, k)
+    mc, ec = math.frexp(c)
+    gap = ec - sp
+    if gap > 110:
+        # the product lies below every bit of c that the rounding can see: a sticky bit
+        lo = math.ldexp(math.copysign(1.0, ph), -1000)
+        return round_value(mc, lo, ec, m, emin, xmax, flav, subn, sat, mode, r, k)
+    if gap < -110:
+        # c lies below the last bit of the exact product's low part: a sticky bit on it
+        if pl == 0.0:
+            lo = math.ldexp(math.copysign(1.0, mc), -1000)
+        else:
+            lo = round_to_odd(pl, 1 if mc > 0 else -1)
+        return round_value(ph, lo, sp, m, emin, xmax, flav, subn, sat, mode, r, k)
+    cs = math.ldexp(mc, gap)                      # c in the product's scale, exact
+    u, v = two_sum(cs, ph)                        # exact sum of three terms as hi + y + x
+    w, x = two_sum(v, pl)
+    hi, y = two_sum(u, w)
+    r1, r2 = two_sum(y, x)
+    hi, l1 = two_sum(hi, r1)
+    lo, l2 = two_sum(l1, r2)
+    lo = round_to_odd(lo, 1 if l2 > 0 else (-1 if l2 < 0 else 0))
+    if hi == 0.0 and lo == 0.0:
+        return exact_zero_sum(ph, cs, flav, mode)
+    if hi == 0.0:
+        hi, lo = lo, 0.0
+    return round_value(hi, lo, sp, m, emin, xmax, flav, subn, sat, mode, r, k)
+
+
+@par
+def binary_kernel(op, a, b, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    """out[i] = op(a[i], b[i]) for op in 0 add, 1 mul, 2 div (1-D, same length)."""
+    for i in prange(out.size):
+        ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+        if op == 0:
+            out[i] = add_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
+        elif op == 1:
+            out[i] = mul_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
+        else:
+            out[i] = div_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
+
+
+@par
+def fma_kernel(a, b, c, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    for i in prange(out.size):
+        ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+        out[i] = fma_one(a[i], b[i], c[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
+
+
+@par
+def sqrt_kernel(a, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    for i in prange(out.size):
+        ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+        out[i] = sqrt_one(a[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
