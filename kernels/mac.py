@@ -1,0 +1,489 @@
+"""Multiply-accumulate kernels: C[i, j] = dot(A[i, :], B[:, j]) under one accumulation spec.
+
+Formats travel as plain tuples ``(m, emin, xmax, flav, subn)``; modes as ints (core.py).
+
+Layout for SIMD: the inner loop runs over j, i.e. over *independent* dot products side by
+side (a tile of TILE output columns of one row), so that each step k advances TILE
+accumulators with the same instruction stream. Tiles run in parallel (prange).
+
+Fast path (chosen per call, ``fast=True``, when every product a*b is exact in float64 and
+the accumulator has m <= 50): s' = round(s + p) as
+    TwoSum(s, p) -> (hi, lo); hi := round-to-odd of hi + lo at 53 bits; bit-trick rounding.
+Rounding to odd first makes the second rounding exact for any target with at least two
+bits fewer than float64 (Boldo & Melquiond, IEEE TC 2008). Elements whose result is not a
+normal number of the format (zero, subnormal, overflow, inf, NaN), and stochastic
+rounding of an inexact float64 sum, are flagged and redone by the general scalar path
+(fma_one / add_one), which is exact for any float64 operands.
+"""
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from .core import (RD, RTO, SR, as_bits, exponent_of, fma, from_bits, round_value, signbit,
+                   splitmix64,
+                   sr_bits, two_sum)
+from .elementwise import add_one, fma_one, mul_one
+from .quantize import _round_add
+
+SEQUENTIAL, CHUNKED, PAIRWISE, KAHAN, EXACT = 0, 1, 2, 3, 4
+TILE = 128
+
+_SIGN = np.uint64(0x8000000000000000)
+_ABS = np.uint64(0x7FFFFFFFFFFFFFFF)
+_ZERO = np.uint64(0)
+_ONE = np.uint64(1)
+
+jit = njit(cache=True, nogil=True)
+inline = njit(cache=True, nogil=True, inline="always")
+par = njit(cache=True, nogil=True, parallel=True)
+
+# ---- random streams for stochastic rounding -------------------------------------------
+# Output element o (flat index i*N + j) draws the bits of its t-th rounded addition from
+# SplitMix64 stream splitmix64(seed, 2*o), and of the product of step k from stream
+# splitmix64(seed, 2*o + 1), index k. So a result never depends on tiling or threads.
+
+
+@inline
+def _stream(seed, o, which):
+    return splitmix64(seed, np.uint64(2) * np.uint64(o) + np.uint64(which))
+
+
+# ---- bit-trick rounding pieces --------------------------------------------------------
+@inline
+def _fast_params(f):
+    m = f[0]
+    sh = np.uint64(52 - m) if m < 52 else _ZERO
+    mask = (_ONE << sh) - _ONE
+    lo_bits = np.uint64(f[1] + 1023) << np.uint64(52)
+    return sh, mask, lo_bits, as_bits(f[2])
+
+
+@inline
+def _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k):
+    """Bit-trick rounding of the float64 with bits hb; returns (bits, bad)."""
+    ab = hb & _ABS
+    if mode == RTO:
+        rb = (ab & ~mask) | (np.uint64((ab & mask) != _ZERO) << sh)
+    else:
+        rb = (ab + _round_add(ab, (hb & _SIGN) != _ZERO, sh, mask, mode, ri, k)) & ~mask
+    bad = (ab < lo_bits) | (rb > xmax_bits)
+    return rb | (hb & _SIGN), bad
+
+
+@inline
+def _fast_add(s, p, sh, mask, lo_bits, xmax_bits, mode, ri, k):
+    """(round(s + p), bad, exact) by TwoSum, round-to-odd and the bit trick."""
+    hi, lo = two_sum(s, p)
+    hb = as_bits(hi)
+    nz = np.uint64(lo != 0.0)
+    opp = (as_bits(lo) ^ hb) >> np.uint64(63)
+    hb = (hb - (nz & opp)) | nz                       # round to odd at 53 bits
+    rb, bad = _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k)
+    if mode == SR:
+        bad = bad | (lo != 0.0)    # sr needs the exact fraction: let the general path do it
+    res = from_bits(rb)
+    return res, bad, (lo == 0.0) & (res == hi)
+
+
+# ---- general (scalar) steps ------------------------------------------------------------
+@inline
+def _product(a, b, pf, pmode, rp, k):
+    """Product rounded into the product format pf."""
+    return mul_one(a, b, pf[0], pf[1], pf[2], pf[3], pf[4], False, pmode, rp, k)
+
+
+@inline
+def _add(s, p, f, mode, r, k):
+    return add_one(s, p, f[0], f[1], f[2], f[3], f[4], False, mode, r, k)
+
+
+@jit
+def _is_exact_add(s, p, res, f):
+    """Whether res == s + p exactly (for the swamping counts): an exactly representable
+    value rounds the same toward -inf and toward +inf."""
+    if not (math.isfinite(s) and math.isfinite(p) and math.isfinite(res)):
+        return True
+    lo = add_one(s, p, f[0], f[1], f[2], f[3], f[4], False, 4, 0, 52)
+    hi = add_one(s, p, f[0], f[1], f[2], f[3], f[4], False, 3, 0, 52)
+    return lo == hi
+
+
+@jit
+def _is_exact_fma(a, b, s, res, f):
+    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(s) and math.isfinite(res)):
+        return True
+    lo = fma_one(a, b, s, f[0], f[1], f[2], f[3], f[4], False, 4, 0, 52)
+    hi = fma_one(a, b, s, f[0], f[1], f[2], f[3], f[4], False, 3, 0, 52)
+    return lo == hi
+
+
+@inline
+def _count(stats, s, res, exact):
+    # full: the addend vanished; partial: it survived but not whole; inexact: any loss
+    if not exact:
+        stats[2] += 1
+        if res == s:
+            stats[0] += 1
+        else:
+            stats[1] += 1
+    stats[3] += 1
+
+
+# ---- sequential and chunked: tiles of independent dot products --------------------------
+@jit
+def _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, prods, acc, pf, mode, pmode, k, seed,
+                fast, want_stats, stats, tstep, n_cols):
+    """s[j] = sequential sum over kk in [k0, k1) of A[i, kk] * B[kk, j0 + j] into s[j]."""
+    width = np.uint64(j1 - j0)
+    ash, amask, alo, axmax = _fast_params(acc)
+    psh, pmask, plo, pxmax = _fast_params(pf)
+    rounded_products = pf[0] >= 0
+    obase = np.uint64(i * n_cols + j0)            # flat index of output element (i, j0)
+    for kk in range(k0, k1):
+        a = A[i, kk]
+        t = tstep + (kk - k0)
+        any_bad = False
+        if fast:
+            for jj in range(width):
+                j = np.uint64(j0) + jj
+                p = a * B[kk, j]
+                pbad = False
+                if rounded_products:
+                    # a*b is exact here, so even sr rounds it exactly by the bit trick
+                    rp = sr_bits(_stream(seed, obase + jj, 1), kk, k) if pmode == SR else np.int64(0)
+                    pb, pbad = _fast_round_bits(as_bits(p), psh, pmask, plo, pxmax, pmode, rp, k)
+                    p = from_bits(pb)
+                ri = sr_bits(_stream(seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
+                res, bad, exact = _fast_add(s[jj], p, ash, amask, alo, axmax, mode, ri, k)
+                bad = bad | pbad
+                if want_stats and not bad and p != 0.0:
+                    _count(stats, s[jj], res, exact)
+                flags[jj] = bad
+                prods[jj] = p
+                any_bad |= bad
+                s[jj] = res if not bad else s[jj]
+        if any_bad or not fast:
+            for jj in range(width):
+                if fast and not flags[jj]:
+                    continue
+                j = np.uint64(j0) + jj
+                ri = sr_bits(_stream(seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
+                b = B[kk, j]
+                old = s[jj]
+                if rounded_products:
+                    rp = sr_bits(_stream(seed, obase + jj, 1), kk, k) if pmode == SR else np.int64(0)
+                    p = _product(a, b, pf, pmode, rp, k)
+                    res = _add(old, p, acc, mode, ri, k)
+                    if want_stats and p != 0.0:
+                        _count(stats, old, res, _is_exact_add(old, p, res, acc))
+                else:
+                    res = fma_one(a, b, old, acc[0], acc[1], acc[2], acc[3], acc[4], False, mode,
+                                  ri, k)
+                    if want_stats and a != 0.0 and b != 0.0:
+                        _count(stats, old, res, _is_exact_fma(a, b, old, res, acc))
+                s[jj] = res
+
+
+@par
+def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, seed, fast,
+              want_stats, stats):
+    """out[i, j] for order sequential (0) or chunked (1); stats[tile] += counts."""
+    M, K = A.shape
+    N = B.shape[1]
+    ntj = (N + TILE - 1) // TILE
+    osh, omask, olo, oxmax = _fast_params(outer)
+    for tile in prange(M * ntj):
+        i = tile // ntj
+        j0 = (tile % ntj) * TILE
+        j1 = min(j0 + TILE, N)
+        w = j1 - j0
+        s = np.empty(w)
+        tot = np.empty(w)
+        flags = np.zeros(w, dtype=np.bool_)
+        prods = np.empty(w)
+        st = stats[tile]
+        if order == SEQUENTIAL:
+            for jj in range(w):
+                s[jj] = init
+            _chunk_pass(A, B, i, j0, j1, 0, K, s, flags, prods, acc, pf, mode, pmode, k, seed,
+                        fast, want_stats, st, 0, N)
+            for jj in range(w):
+                out[i, j0 + jj] = s[jj]
+            continue
+        for jj in range(w):
+            tot[jj] = init
+        nchunks = (K + chunk - 1) // chunk
+        for c in range(nchunks):
+            k0 = c * chunk
+            k1 = min(k0 + chunk, K)
+            for jj in range(w):
+                s[jj] = 0.0
+            # addition counter t: chunk c's additions come after c chunks and c outer adds
+            _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, prods, acc, pf, mode, pmode, k, seed,
+                        fast, want_stats, st, k0 + c, N)
+            t = k1 + c
+            for jj in range(w):
+                j = j0 + jj
+                ri = sr_bits(_stream(seed, i * N + j, 0), t, k) if mode == SR else np.int64(0)
+                old = tot[jj]
+                res = _add(old, s[jj], outer, mode, ri, k)
+                if want_stats and s[jj] != 0.0:
+                    _count(st, old, res, _is_exact_add(old, s[jj], res, outer))
+                tot[jj] = res
+        for jj in range(w):
+            out[i, j0 + jj] = tot[jj]
+
+
+# ---- pairwise, kahan, exact: one dot product at a time ---------------------------------
+@inline
+def _prod_value(a, b, pf, pmode, seed, o, kk, k):
+    """Leaf of pairwise / addend of kahan: the product, rounded into pf if pf[0] >= 0;
+    an exact product that float64 cannot hold is refused by the caller (fast=False)."""
+    if pf[0] >= 0:
+        rp = sr_bits(_stream(seed, o, 1), kk, k) if pmode == SR else np.int64(0)
+        return _product(a, b, pf, pmode, rp, k)
+    return a * b
+
+
+@jit
+def _pairwise(A, B, i, j, lo, hi, acc, pf, mode, pmode, k, seed, o, counter, want_stats, st):
+    """Balanced tree over [lo, hi): split at lo + (hi - lo) // 2; every internal node is
+    rounded into acc. Explicit stack (post-order), so no recursion in the kernel."""
+    # stack of (lo, hi, state); values stack of partial sums
+    size = 2 * 64 + 4
+    slo = np.empty(size, np.int64)
+    shi = np.empty(size, np.int64)
+    sst = np.empty(size, np.int64)
+    vals = np.empty(size)
+    sp = 0
+    vp = 0
+    slo[0] = lo
+    shi[0] = hi
+    sst[0] = 0
+    sp = 1
+    while sp > 0:
+        top = sp - 1
+        l0 = slo[top]
+        h0 = shi[top]
+        if h0 - l0 == 1:
+            vals[vp] = _prod_value(A[i, l0], B[l0, j], pf, pmode, seed, o, l0, k)
+            vp += 1
+            sp -= 1
+            continue
+        mid = l0 + (h0 - l0) // 2
+        if sst[top] == 0:
+            sst[top] = 1
+            slo[sp] = mid
+            shi[sp] = h0
+            sst[sp] = 0
+            slo[sp + 1] = l0
+            shi[sp + 1] = mid
+            sst[sp + 1] = 0
+            sp += 2
+            continue
+        right = vals[vp - 1]
+        left = vals[vp - 2]
+        vp -= 2
+        ri = sr_bits(_stream(seed, o, 0), counter[0], k) if mode == SR else np.int64(0)
+        counter[0] += 1
+        res = _add(left, right, acc, mode, ri, k)
+        if want_stats and right != 0.0:
+            _count(st, left, res, _is_exact_add(left, right, res, acc))
+        vals[vp] = res
+        vp += 1
+        sp -= 1
+    return vals[0]
+
+
+@par
+def mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, seed, want_stats, stats):
+    """out[i, j] for order pairwise (2), kahan (3) or exact (4), one element per task."""
+    M, K = A.shape
+    N = B.shape[1]
+    for o in prange(M * N):
+        i = o // N
+        j = o % N
+        st = stats[o]
+        if order == PAIRWISE:
+            counter = np.zeros(1, np.int64)
+            if K == 0:
+                out[i, j] = init
+                continue
+            tree = _pairwise(A, B, i, j, 0, K, acc, pf, mode, pmode, k, seed, o, counter,
+                             want_stats, st)
+            ri = sr_bits(_stream(seed, o, 0), counter[0], k) if mode == SR else np.int64(0)
+            res = _add(init, tree, acc, mode, ri, k)
+            if want_stats and tree != 0.0:
+                _count(st, init, res, _is_exact_add(init, tree, res, acc))
+            out[i, j] = res
+        elif order == KAHAN:
+            s = init
+            c = 0.0
+            t_ = 0
+            for kk in range(K):
+                p = _prod_value(A[i, kk], B[kk, j], pf, pmode, seed, o, kk, k)
+                r1 = sr_bits(_stream(seed, o, 0), t_, k) if mode == SR else np.int64(0)
+                y = _add(p, -c, acc, mode, r1, k)
+                r2 = sr_bits(_stream(seed, o, 0), t_ + 1, k) if mode == SR else np.int64(0)
+                t = _add(s, y, acc, mode, r2, k)
+                if want_stats and y != 0.0:
+                    _count(st, s, t, _is_exact_add(s, y, t, acc))
+                r3 = sr_bits(_stream(seed, o, 0), t_ + 2, k) if mode == SR else np.int64(0)
+                d = _add(t, -s, acc, mode, r3, k)
+                r4 = sr_bits(_stream(seed, o, 0), t_ + 3, k) if mode == SR else np.int64(0)
+                c = _add(d, -y, acc, mode, r4, k)
+                s = t
+                t_ += 4
+            out[i, j] = s
+        else:
+            out[i, j] = _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o)
+
+
+# ---- exact: a Kulisch-style fixed-point accumulator ------------------------------------
+# 30-bit digits in int64 words cover every product of float64 values exactly: the lowest
+# bit of an exact product is at 2**-2304 or above, the highest below 2**2100. Each addend
+# adds less than 2**30 to a word, so words cannot overflow before 2**32 additions.
+_DIGIT = 30
+_DMASK = (1 << _DIGIT) - 1
+_BASE_EXP = -2400
+_NDIG = (2100 - _BASE_EXP) // _DIGIT + 4
+
+
+@inline
+def _split_float(x):
+    """x == sig * 2**e with sig a signed integer of at most 53 bits."""
+    b = as_bits(x)
+    be = np.int64((b >> np.uint64(52)) & np.uint64(0x7FF))
+    sig = np.int64(b & np.uint64(0xFFFFFFFFFFFFF))
+    if be > 0:
+        sig |= np.int64(1) << 52
+        e = be - 1075
+    else:
+        e = np.int64(-1074)
+    return (-sig if x < 0 else sig), e
+
+
+@inline
+def _kulisch_add(words, x, shift):
+    """Add the float64 x times 2**shift, exactly."""
+    sig, e = _split_float(x)
+    pos = e + shift - _BASE_EXP
+    d = pos // _DIGIT
+    r = pos - d * _DIGIT
+    u = -sig if sig < 0 else sig                     # < 2**53
+    low = (u & ((np.int64(1) << (_DIGIT - r)) - 1)) << r   # < 2**30
+    rest = u >> (_DIGIT - r)                         # < 2**(23 + r)
+    if sig < 0:
+        words[d] -= low
+        words[d + 1] -= rest & _DMASK
+        words[d + 2] -= rest >> _DIGIT
+    else:
+        words[d] += low
+        words[d + 1] += rest & _DMASK
+        words[d + 2] += rest >> _DIGIT
+
+
+@inline
+def _carry(words):
+    """Propagate carries: every word but the top one into [0, 2**30)."""
+    for d in range(_NDIG - 1):
+        c = words[d] >> _DIGIT                       # arithmetic shift: floor division
+        words[d] -= c << _DIGIT
+        words[d + 1] += c
+
+
+@jit
+def _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o):
+    """The exact sum of init and all products, rounded once into acc."""
+    words = np.zeros(_NDIG, np.int64)
+    special = 0.0                 # sum of the infinite/NaN terms, IEEE rules
+    has_special = False
+    all_neg_zero = True           # an exact zero sum is -0 only if every term was -0
+    for kk in range(-1, K):
+        if kk < 0:
+            hi, lo, shift = init, 0.0, 0
+        elif pf[0] >= 0:
+            hi, lo, shift = _prod_value(A[i, kk], B[kk, j], pf, pmode, seed, o, kk, k), 0.0, 0
+        else:
+            a = A[i, kk]
+            b = B[kk, j]
+            if a == 0.0 or b == 0.0 or not (math.isfinite(a) and math.isfinite(b)):
+                hi, lo, shift = a * b, 0.0, 0
+            else:
+                ma, ea = math.frexp(a)            # exact product (hi + lo) * 2**shift
+                mb, eb = math.frexp(b)
+                hi = ma * mb
+                lo = fma(ma, mb, -hi)
+                shift = ea + eb
+        if not math.isfinite(hi):
+            special = special + hi if has_special else hi
+            has_special = True
+            continue
+        if hi == 0.0:
+            if not signbit(hi):
+                all_neg_zero = False
+            continue
+        all_neg_zero = False
+        _kulisch_add(words, hi, shift)
+        if lo != 0.0:
+            _kulisch_add(words, lo, shift)
+    f = acc
+    if has_special:
+        return round_value(special, 0.0, 0, f[0], f[1], f[2], f[3], f[4], False, mode, 0, k)
+    _carry(words)
+    neg = words[_NDIG - 1] < 0
+    if neg:
+        for d in range(_NDIG):
+            words[d] = -words[d]
+        _carry(words)
+    top = -1
+    for d in range(_NDIG - 1, -1, -1):
+        if words[d] != 0:
+            top = d
+            break
+    if top < 0:
+        z = -0.0 if (all_neg_zero or mode == RD) else 0.0
+        return round_value(z, 0.0, 0, f[0], f[1], f[2], f[3], f[4], False, mode, 0, k)
+    top = max(top, 2)
+    # value = (w[top]*2**60 + w[top-1]*2**30 + w[top-2] + below) * 2**(30*(top-2) + BASE)
+    v = (words[top] << _DIGIT) + words[top - 1]      # < 2**60: fits an int64
+    vh = float(v)                                    # one rounding; the error is exact:
+    lo = float(((v - np.int64(vh)) << _DIGIT) + words[top - 2])
+    hi, lo = two_sum(vh * 2.0**_DIGIT, lo)
+    for d in range(top - 3, -1, -1):
+        if words[d] != 0:
+            # Something below the last integer unit: every grid point and midpoint the
+            # rounding compares with is a multiple of 2**7 units, so "a half unit more"
+            # stands in for it exactly.
+            lo = lo + 0.5
+            break
+    if neg:
+        hi, lo = -hi, -lo
+    ri = sr_bits(_stream(seed, o, 0), 0, k) if mode == SR else np.int64(0)
+    return round_value(hi, lo, (top - 2) * _DIGIT + _BASE_EXP, f[0], f[1], f[2], f[3], f[4],
+                       False, mode, ri, k)
+
+
+@njit(cache=True, nogil=True)
+def operand_range(x):
+    """(largest significand width in bits, smallest and largest exponent) over the finite
+    nonzero values of x; (0, 0, 0) when there are none. Decides, once per call, whether
+    every product of two operands is exact in float64."""
+    width = 0
+    lo_exp = 1 << 30
+    hi_exp = -(1 << 30)
+    for v in x.ravel():
+        if v == 0.0 or not math.isfinite(v):
+            continue
+        sig, e = _split_float(v)
+        u = -sig if sig < 0 else sig
+        low = float(u & -u)                      # lowest set bit, a power of two
+        top = exponent_of(abs(v))
+        w = top - (e + exponent_of(low)) + 1
+        width = max(width, w)
+        lo_exp = min(lo_exp, top)
+        hi_exp = max(hi_exp, top)
+    if width == 0:
+        return 0, 0, 0
+    return width, lo_exp, hi_exp
