@@ -10,7 +10,10 @@ from .accumulate import AccumSpec, SwampStats, dot, matmul, sum
 from .arith import add, div, fma, mul, sqrt, sub
 from .formats import Format, accumulator
 from .quantize import code_dtype, decode, encode, quantize
+from .predict import (Conv2d, Linear, PredictionRow, PredictionTable, network_layers, networks,
+                      predict)
 from .rounding import Rounding
+from .vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
 
 __version__ = "0.1.0"
 
@@ -19,4 +22,6 @@ __all__ = [
     "quantize", "encode", "decode", "code_dtype",
     "add", "sub", "mul", "div", "fma", "sqrt",
     "AccumSpec", "SwampStats", "dot", "sum", "matmul",
+    "vrr", "variance_lost", "min_macc", "KAPPA_RN", "MODELS",
+    "predict", "networks", "network_layers", "Conv2d", "Linear", "PredictionTable", "PredictionRow",
 ]

@@ -256,8 +256,9 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None):
         batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
     except ValueError:
         raise ValueError(f"matmul: batch dimensions do not broadcast: A {A.shape}, B {B.shape}") from None
-    a3 = np.broadcast_to(a2, batch + a2.shape[-2:]).reshape((-1,) + a2.shape[-2:])
-    b3 = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape((-1,) + b2.shape[-2:])
+    nbatch = int(np.prod(batch, dtype=np.int64))
+    a3 = np.broadcast_to(a2, batch + a2.shape[-2:]).reshape((nbatch,) + a2.shape[-2:])
+    b3 = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape((nbatch,) + b2.shape[-2:])
     outs = []
     total = np.zeros(4, np.int64)
     for bi in range(a3.shape[0]):

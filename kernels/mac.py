@@ -20,7 +20,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .core import (RD, RTO, SR, as_bits, exponent_of, fma, from_bits, round_value, signbit,
+from .core import (RD, RNE, RTO, RTZ, SR, as_bits, exponent_of, fma, from_bits, round_value, signbit,
                    splitmix64,
                    sr_bits, two_sum)
 from .elementwise import add_one, fma_one, mul_one
@@ -64,7 +64,9 @@ def _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k):
     """Bit-trick rounding of the float64 with bits hb; returns (bits, bad)."""
     ab = hb & _ABS
     if mode == RTO:
-        rb = (ab & ~mask) | (np.uint64((ab & mask) != _ZERO) << sh)
+        # set the last kept bit if inexact; with m = 0 the significand is always odd
+        odd_bit = (mask + _ONE) if sh < np.uint64(52) else _ZERO
+        rb = (ab & ~mask) | (np.uint64((ab & mask) != _ZERO) * odd_bit)
     else:
         rb = (ab + _round_add(ab, (hb & _SIGN) != _ZERO, sh, mask, mode, ri, k)) & ~mask
     bad = (ab < lo_bits) | (rb > xmax_bits)
@@ -100,27 +102,46 @@ def _add(s, p, f, mode, r, k):
 
 @jit
 def _is_exact_add(s, p, res, f):
-    """Whether res == s + p exactly (for the swamping counts): an exactly representable
-    value rounds the same toward -inf and toward +inf."""
-    if not (math.isfinite(s) and math.isfinite(p) and math.isfinite(res)):
-        return True
-    lo = add_one(s, p, f[0], f[1], f[2], f[3], f[4], False, 4, 0, 52)
-    hi = add_one(s, p, f[0], f[1], f[2], f[3], f[4], False, 3, 0, 52)
-    return lo == hi
+    """Whether res == s + p exactly (for the swamping counts), by TwoSum."""
+    hi, lo = two_sum(s, p)
+    return lo == 0.0 and hi == res and math.isfinite(hi)
 
 
 @jit
 def _is_exact_fma(a, b, s, res, f):
-    if not (math.isfinite(a) and math.isfinite(b) and math.isfinite(s) and math.isfinite(res)):
-        return True
-    lo = fma_one(a, b, s, f[0], f[1], f[2], f[3], f[4], False, 4, 0, 52)
-    hi = fma_one(a, b, s, f[0], f[1], f[2], f[3], f[4], False, 3, 0, 52)
-    return lo == hi
+    """Whether res == s + a*b exactly for nonzero finite a, b: res - s (TwoSum) against the
+    exact product. A product too tiny for float64 is compared in the scale of frexp."""
+    ph = a * b
+    d, e = two_sum(res, -s)
+    if not math.isfinite(d):
+        return False
+    if abs(ph) >= 2.0**-960 and math.isfinite(ph):
+        return d == ph and e == fma(a, b, -ph)
+    # |a*b| < 2**-960: res and s are multiples of 2**-1074 far below that, so an exact
+    # res has res - s == a*b with d exact (e == 0) and of the product's magnitude.
+    if e != 0.0 or d == 0.0 or abs(d) >= 2.0**-958:
+        return False
+    ma, ea = math.frexp(a)
+    mb, eb = math.frexp(b)
+    hp = ma * mb
+    if fma(ma, mb, -hp) != 0.0:
+        return False
+    sp = ea + eb
+    ed = exponent_of(abs(d))
+    if ed - sp < -3 or ed - sp > 0:
+        return False
+    return math.ldexp(d, -sp) == hp
+
+
+@inline
+def _finite(x, y):
+    return math.isfinite(x) and math.isfinite(y)
 
 
 @inline
 def _count(stats, s, res, exact):
-    # full: the addend vanished; partial: it survived but not whole; inexact: any loss
+    # full: the addend vanished; partial: it survived but not whole; inexact: any loss.
+    # Only additions of two finite numbers with a nonzero addend are counted (callers).
     if not exact:
         stats[2] += 1
         if res == s:
@@ -131,8 +152,30 @@ def _count(stats, s, res, exact):
 
 
 # ---- sequential and chunked: tiles of independent dot products --------------------------
+@inline
+def _lean_step(a, brow, s, flags, width, rounded, psh, pmask, plo, pxmax, ash, amask, alo,
+               axmax, mode, pmode):
+    """One step k for a row of independent sums: s[j] = R(s[j] + R_p(a * brow[j])).
+    Branch-free apart from constants, so it runs 4 lanes wide; returns whether some
+    element needs the general path (its s[j] is left unchanged, flags[j] set)."""
+    any_bad = False
+    for jj in range(width):
+        p = a * brow[jj]
+        pbad = False
+        if rounded:
+            pb, pbad = _fast_round_bits(as_bits(p), psh, pmask, plo, pxmax, pmode, 0, 52)
+            p = from_bits(pb)
+        old = s[jj]
+        res, bad, exact = _fast_add(old, p, ash, amask, alo, axmax, mode, 0, 52)
+        bad = bad | pbad
+        flags[jj] = bad
+        any_bad |= bad
+        s[jj] = old if bad else res
+    return any_bad
+
+
 @jit
-def _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, prods, acc, pf, mode, pmode, k, seed,
+def _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, acc, pf, mode, pmode, k, seed,
                 fast, want_stats, stats, tstep, n_cols):
     """s[j] = sequential sum over kk in [k0, k1) of A[i, kk] * B[kk, j0 + j] into s[j]."""
     width = np.uint64(j1 - j0)
@@ -140,14 +183,31 @@ def _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, prods, acc, pf, mode, pmode, 
     psh, pmask, plo, pxmax = _fast_params(pf)
     rounded_products = pf[0] >= 0
     obase = np.uint64(i * n_cols + j0)            # flat index of output element (i, j0)
+    # Modes whose decisions need no random bits and no counting get a lean loop with the
+    # mode as a constant, which LLVM vectorises; the rest share one general loop.
+    lean = fast and not want_stats and mode in (RNE, RTZ) and (not rounded_products or pmode in (RNE, RTZ))
     for kk in range(k0, k1):
         a = A[i, kk]
+        brow = B[kk, j0:j1]
         t = tstep + (kk - k0)
         any_bad = False
-        if fast:
+        if lean:
+            if rounded_products:
+                if mode == RNE and pmode == RNE:
+                    any_bad = _lean_step(a, brow, s, flags, width, True, psh, pmask, plo, pxmax,
+                                         ash, amask, alo, axmax, RNE, RNE)
+                else:
+                    any_bad = _lean_step(a, brow, s, flags, width, True, psh, pmask, plo, pxmax,
+                                         ash, amask, alo, axmax, mode, pmode)
+            elif mode == RNE:
+                any_bad = _lean_step(a, brow, s, flags, width, False, psh, pmask, plo, pxmax,
+                                     ash, amask, alo, axmax, RNE, RNE)
+            else:
+                any_bad = _lean_step(a, brow, s, flags, width, False, psh, pmask, plo, pxmax,
+                                     ash, amask, alo, axmax, RTZ, RTZ)
+        elif fast:
             for jj in range(width):
-                j = np.uint64(j0) + jj
-                p = a * B[kk, j]
+                p = a * brow[jj]
                 pbad = False
                 if rounded_products:
                     # a*b is exact here, so even sr rounds it exactly by the bit trick
@@ -160,7 +220,6 @@ def _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, prods, acc, pf, mode, pmode, 
                 if want_stats and not bad and p != 0.0:
                     _count(stats, s[jj], res, exact)
                 flags[jj] = bad
-                prods[jj] = p
                 any_bad |= bad
                 s[jj] = res if not bad else s[jj]
         if any_bad or not fast:
@@ -175,12 +234,12 @@ def _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, prods, acc, pf, mode, pmode, 
                     rp = sr_bits(_stream(seed, obase + jj, 1), kk, k) if pmode == SR else np.int64(0)
                     p = _product(a, b, pf, pmode, rp, k)
                     res = _add(old, p, acc, mode, ri, k)
-                    if want_stats and p != 0.0:
+                    if want_stats and p != 0.0 and _finite(old, p):
                         _count(stats, old, res, _is_exact_add(old, p, res, acc))
                 else:
                     res = fma_one(a, b, old, acc[0], acc[1], acc[2], acc[3], acc[4], False, mode,
                                   ri, k)
-                    if want_stats and a != 0.0 and b != 0.0:
+                    if want_stats and a != 0.0 and b != 0.0 and _finite(a, b) and math.isfinite(old):
                         _count(stats, old, res, _is_exact_fma(a, b, old, res, acc))
                 s[jj] = res
 
@@ -201,12 +260,11 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
         s = np.empty(w)
         tot = np.empty(w)
         flags = np.zeros(w, dtype=np.bool_)
-        prods = np.empty(w)
         st = stats[tile]
         if order == SEQUENTIAL:
             for jj in range(w):
                 s[jj] = init
-            _chunk_pass(A, B, i, j0, j1, 0, K, s, flags, prods, acc, pf, mode, pmode, k, seed,
+            _chunk_pass(A, B, i, j0, j1, 0, K, s, flags, acc, pf, mode, pmode, k, seed,
                         fast, want_stats, st, 0, N)
             for jj in range(w):
                 out[i, j0 + jj] = s[jj]
@@ -220,7 +278,7 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
             for jj in range(w):
                 s[jj] = 0.0
             # addition counter t: chunk c's additions come after c chunks and c outer adds
-            _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, prods, acc, pf, mode, pmode, k, seed,
+            _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, acc, pf, mode, pmode, k, seed,
                         fast, want_stats, st, k0 + c, N)
             t = k1 + c
             for jj in range(w):
@@ -228,7 +286,7 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
                 ri = sr_bits(_stream(seed, i * N + j, 0), t, k) if mode == SR else np.int64(0)
                 old = tot[jj]
                 res = _add(old, s[jj], outer, mode, ri, k)
-                if want_stats and s[jj] != 0.0:
+                if want_stats and s[jj] != 0.0 and _finite(old, s[jj]):
                     _count(st, old, res, _is_exact_add(old, s[jj], res, outer))
                 tot[jj] = res
         for jj in range(w):
@@ -288,7 +346,7 @@ def _pairwise(A, B, i, j, lo, hi, acc, pf, mode, pmode, k, seed, o, counter, wan
         ri = sr_bits(_stream(seed, o, 0), counter[0], k) if mode == SR else np.int64(0)
         counter[0] += 1
         res = _add(left, right, acc, mode, ri, k)
-        if want_stats and right != 0.0:
+        if want_stats and right != 0.0 and _finite(left, right):
             _count(st, left, res, _is_exact_add(left, right, res, acc))
         vals[vp] = res
         vp += 1
@@ -314,7 +372,7 @@ def mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, seed, want_stats
                              want_stats, st)
             ri = sr_bits(_stream(seed, o, 0), counter[0], k) if mode == SR else np.int64(0)
             res = _add(init, tree, acc, mode, ri, k)
-            if want_stats and tree != 0.0:
+            if want_stats and tree != 0.0 and _finite(init, tree):
                 _count(st, init, res, _is_exact_add(init, tree, res, acc))
             out[i, j] = res
         elif order == KAHAN:
@@ -327,7 +385,7 @@ def mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, seed, want_stats
                 y = _add(p, -c, acc, mode, r1, k)
                 r2 = sr_bits(_stream(seed, o, 0), t_ + 1, k) if mode == SR else np.int64(0)
                 t = _add(s, y, acc, mode, r2, k)
-                if want_stats and y != 0.0:
+                if want_stats and y != 0.0 and _finite(s, y):
                     _count(st, s, t, _is_exact_add(s, y, t, acc))
                 r3 = sr_bits(_stream(seed, o, 0), t_ + 2, k) if mode == SR else np.int64(0)
                 d = _add(t, -s, acc, mode, r3, k)
@@ -399,7 +457,8 @@ def _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o):
     words = np.zeros(_NDIG, np.int64)
     special = 0.0                 # sum of the infinite/NaN terms, IEEE rules
     has_special = False
-    all_neg_zero = True           # an exact zero sum is -0 only if every term was -0
+    all_neg_zero = True           # IEEE zero signs, added one term after another: an exact
+    all_pos_zero = True           # zero is -0 iff every term was -0 (rd: unless all were +0)
     for kk in range(-1, K):
         if kk < 0:
             hi, lo, shift = init, 0.0, 0
@@ -421,10 +480,13 @@ def _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o):
             has_special = True
             continue
         if hi == 0.0:
-            if not signbit(hi):
+            if signbit(hi):
+                all_pos_zero = False
+            else:
                 all_neg_zero = False
             continue
         all_neg_zero = False
+        all_pos_zero = False
         _kulisch_add(words, hi, shift)
         if lo != 0.0:
             _kulisch_add(words, lo, shift)
@@ -443,7 +505,7 @@ def _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o):
             top = d
             break
     if top < 0:
-        z = -0.0 if (all_neg_zero or mode == RD) else 0.0
+        z = -0.0 if (all_neg_zero or (mode == RD and not all_pos_zero)) else 0.0
         return round_value(z, 0.0, 0, f[0], f[1], f[2], f[3], f[4], False, mode, 0, k)
     top = max(top, 2)
     # value = (w[top]*2**60 + w[top-1]*2**30 + w[top-2] + below) * 2**(30*(top-2) + BASE)

@@ -23,7 +23,10 @@ def _round_add(ab, neg, sh, mask, mode, ri, k):
     binade change. (rto is handled by the caller.)"""
     one = np.uint64(1)
     if mode == RNE:
-        return (mask >> one) + ((ab >> sh) & one)      # half - 1, plus 1 when odd
+        # half - 1, plus 1 when the kept significand is odd; with m = 0 bit sh is an
+        # exponent bit and the significand is the implicit 1: always odd
+        odd = ((ab >> sh) & one) if sh < np.uint64(52) else one
+        return (mask >> one) + odd
     if mode == RNA:
         return (mask >> one) + one                      # half
     if mode == RU:
@@ -56,6 +59,8 @@ def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     lo_be = np.uint64(emin + 1023) << np.uint64(52)   # bits of the smallest target normal
     xmax_bits = as_bits(xmax)
     zero = np.uint64(0)
+    # the last kept bit, which round-to-odd sets; none with m = 0 (always odd)
+    odd_bit = (mask + np.uint64(1)) if m > 0 else zero
     for blk in prange(nblocks):
         # unsigned indices: no negative-index wraparound check, so the loop vectorises
         start = np.uint64(blk * BLOCK)
@@ -66,7 +71,7 @@ def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
                 b = xb[i]
                 ab = b & _ABS
                 if mode == RTO:
-                    rb = (ab & ~mask) | (np.uint64((ab & mask) != zero) << sh)
+                    rb = (ab & ~mask) | (np.uint64((ab & mask) != zero) * odd_bit)
                 else:
                     ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
                     rb = (ab + _round_add(ab, (b & _SIGN) != zero, sh, mask, mode, ri, k)) & ~mask

@@ -1,0 +1,276 @@
+"""The MAC engine (dot, sum, matmul) against the exact reference of every order.
+
+Bits are compared (NaN as "both NaN"); failures print the operands in hex."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import fpsim
+from fpsim import AccumSpec, Format
+from reference.accumulate import ref_dot
+
+ORDERS = ["sequential", "chunked", "pairwise", "kahan", "exact"]
+DET_MODES = ["rne", "rna", "rtz", "ru", "rd", "rto"]
+
+
+def same_bits(x, y):
+    x, y = float(x), float(y)
+    if math.isnan(x) or math.isnan(y):
+        return math.isnan(x) and math.isnan(y)
+    return np.float64(x).view(np.uint64) == np.float64(y).view(np.uint64)
+
+
+def hexs(v):
+    return "[" + ", ".join(float(t).hex() for t in v) + "]"
+
+
+def check(a, b, spec, *, init=0.0, counts=True):
+    got, st_ = fpsim.dot(np.asarray(a, float), np.asarray(b, float), spec, init=init, stats=True)
+    want, cnt = ref_dot(list(map(float, a)), list(map(float, b)), acc=spec.acc,
+                        product=spec.product, rounding=str(spec.rounding),
+                        product_rounding=str(spec.product_rounding), order=spec.order,
+                        chunk=spec.chunk, outer=spec.outer, init=init)
+    assert same_bits(got, want), (
+        f"{spec} init={init!r}\n a={hexs(a)}\n b={hexs(b)}\n got {float(got).hex()} "
+        f"want {float(want).hex()}")
+    if counts:
+        assert (st_.full, st_.partial, st_.inexact) == (cnt["full"], cnt["partial"], cnt["inexact"]), (
+            f"{spec}\n a={hexs(a)}\n b={hexs(b)}\n got {st_} want {cnt}")
+
+
+# ---- strategies ----------------------------------------------------------------------
+@st.composite
+def acc_formats(draw, wide=False):
+    e = draw(st.integers(2, 11 if wide else 8))
+    m = draw(st.integers(0, 52 if wide else 14))
+    flavour = draw(st.sampled_from(["ieee", "ieee", "fn", "fnuz", "finite"]))
+    if flavour == "fn" and m == 0:
+        m = 1
+    return Format(e, m, flavour=flavour, subnormals=draw(st.booleans()))
+
+
+@st.composite
+def operands(draw, n, fmt):
+    """n values of fmt: code points (not raw floats) so that ties, subnormals and the top
+    binade are hit, plus signed zeros and, rarely, inf/NaN."""
+    vals = []
+    for _ in range(n):
+        kind = draw(st.integers(0, 19))
+        if kind == 0:
+            vals.append(draw(st.sampled_from([0.0, -0.0])))
+        elif kind == 1 and fmt.has_inf:
+            vals.append(draw(st.sampled_from([math.inf, -math.inf, math.nan])))
+        else:
+            e = draw(st.integers(fmt.emin - fmt.man_bits, fmt.emax))
+            mant = draw(st.integers(0, 2 ** min(fmt.man_bits, 20) - 1))
+            v = math.ldexp(1.0 + mant / 2 ** min(fmt.man_bits, 20), e)
+            v = float(fpsim.quantize(v, fmt, "rtz"))
+            if not math.isfinite(v):
+                v = fmt.max
+            vals.append(-v if draw(st.booleans()) else v)
+    return vals
+
+
+@st.composite
+def cases(draw, wide=False):
+    acc = draw(acc_formats(wide))
+    opfmt = draw(st.sampled_from([fpsim.formats.fp8_e5m2, fpsim.formats.fp8_e4m3fn,
+                                  fpsim.formats.binary16, fpsim.formats.bfloat16]
+                                 + ([fpsim.formats.binary32, fpsim.formats.binary64] if wide else [])))
+    n = draw(st.integers(0, 40))
+    a = draw(operands(n, opfmt))
+    b = draw(operands(n, opfmt))
+    order = draw(st.sampled_from(ORDERS))
+    product = draw(st.sampled_from([None, None, acc, fpsim.formats.binary16,
+                                    Format(6, 4)]))
+    mode = draw(st.sampled_from(DET_MODES))
+    kw = {}
+    if order == "chunked":
+        kw["chunk"] = draw(st.integers(1, 9))
+        if draw(st.booleans()):
+            kw["outer"] = draw(acc_formats())
+    spec = AccumSpec(acc, product=product, rounding=mode, order=order, **kw)
+    return a, b, spec
+
+
+@settings(max_examples=200)
+@given(cases())
+def test_orders_match_reference(case):
+    a, b, spec = case
+    if spec.order in ("pairwise", "kahan") and spec.product is None:
+        pass  # exact products of these operands fit float64
+    check(a, b, spec)
+
+
+@settings(max_examples=100)
+@given(cases(wide=True))
+def test_wide_formats_match_reference(case):
+    a, b, spec = case
+    try:
+        check(a, b, spec)
+    except ValueError as err:
+        # pairwise/kahan with exact products of wide operands is refused, never wrong
+        assert spec.order in ("pairwise", "kahan") and "exactly" in str(err)
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("mode", DET_MODES)
+def test_random_vectors_each_order_and_mode(order, mode):
+    rng = np.random.default_rng(7)
+    for n in (0, 1, 2, 3, 17, 64, 65, 130):
+        a = fpsim.quantize(rng.standard_normal(n) * 4, "fp16")
+        b = fpsim.quantize(rng.standard_normal(n), "e5m2")
+        kw = {"chunk": 16} if order == "chunked" else {}
+        for product in (None, fpsim.formats.binary16):
+            spec = AccumSpec(fpsim.formats.accumulator(7), product=product, rounding=mode,
+                             order=order, **kw)
+            check(a, b, spec)
+
+
+def test_init_is_the_start_value():
+    spec = AccumSpec(Format(6, 4))
+    check([1.0, 2.0], [1.0, 1.0], spec, init=64.0)
+    check([], [], AccumSpec(Format(6, 4), order="chunked", chunk=2, outer=Format(8, 7)), init=-3.0)
+
+
+# ---- matmul is dot, whatever the tiling ------------------------------------------------
+@pytest.mark.parametrize("order", ORDERS)
+def test_matmul_elements_equal_dot(order):
+    rng = np.random.default_rng(3)
+    A = fpsim.quantize(rng.standard_normal((5, 70)), "e5m2")
+    B = fpsim.quantize(rng.standard_normal((70, 300)), "e5m2")   # more than one column tile
+    B[3, 7] = np.inf
+    B[:, 11] = 0.0
+    kw = {"chunk": 8} if order == "chunked" else {}
+    spec = AccumSpec(Format(6, 6), order=order, **kw)
+    C = fpsim.matmul(A, B, spec)
+    for i in range(A.shape[0]):
+        for j in (0, 7, 11, 127, 128, 299):
+            d = fpsim.dot(A[i], B[:, j], spec)
+            assert same_bits(C[i, j], d), (i, j, C[i, j], d)
+
+
+def test_matmul_shapes_follow_numpy():
+    spec = AccumSpec("fp32")
+    rng = np.random.default_rng(0)
+    A = fpsim.quantize(rng.standard_normal((2, 3, 4)), "fp16")
+    B = fpsim.quantize(rng.standard_normal((4, 5)), "fp16")
+    v = fpsim.quantize(rng.standard_normal(4), "fp16")
+    for x, y in ((A, B), (A[0], B), (v, B), (A, v), (v, v), (A[0], B[None])):
+        assert fpsim.matmul(x, y, spec).shape == np.matmul(x, y).shape
+    # fp32 accumulation of fp16 products of short vectors is exact here: equals float64
+    np.testing.assert_array_equal(fpsim.matmul(A, B, AccumSpec("fp64")), np.matmul(A, B))
+
+
+def test_sum_vectorises_over_other_axes():
+    rng = np.random.default_rng(1)
+    X = fpsim.quantize(rng.standard_normal((50, 6)), "e4m3fn")
+    spec = AccumSpec(Format(5, 5), order="chunked", chunk=8)
+    s = fpsim.sum(X, spec, axis=0)
+    for j in range(6):
+        assert same_bits(s[j], fpsim.dot(X[:, j], np.ones(50), spec))
+
+
+# ---- swamping counts on constructed cases -----------------------------------------------
+def test_full_swamping_is_counted():
+    # 1.0 then addends below half an ulp of 1.0 in a 4-bit mantissa (ulp 1/16)
+    spec = AccumSpec(Format(6, 4))
+    a = [1.0] + [2.0**-6] * 10
+    v, st_ = fpsim.dot(a, np.ones(11), spec, stats=True)
+    assert float(v) == 1.0
+    assert (st_.full, st_.partial, st_.inexact, st_.additions) == (10, 0, 10, 11)
+
+
+def test_partial_swamping_is_counted():
+    # 1 + 3/32 in m=4: the addend survives as 1/16 or 1/8, never whole
+    spec = AccumSpec(Format(6, 4))
+    v, st_ = fpsim.dot([1.0, 3 / 32], [1.0, 1.0], spec, stats=True)
+    assert float(v) == 1.125 and (st_.full, st_.partial) == (0, 1)
+
+
+def test_chunking_rescues_swamped_ones():
+    spec_seq = AccumSpec(fpsim.formats.accumulator(6))
+    spec_chk = AccumSpec(fpsim.formats.accumulator(6), order="chunked", chunk=64)
+    ones = np.ones(4096)
+    assert float(fpsim.sum(ones, spec_seq)) == 128.0      # 2**(6+1): 1 is then a tie, to even
+    assert float(fpsim.sum(ones, spec_chk)) == 4096.0
+
+
+# ---- stochastic rounding -------------------------------------------------------------
+def test_sr_is_reproducible_and_tiling_independent():
+    rng = np.random.default_rng(5)
+    A = fpsim.quantize(rng.standard_normal((3, 40)), "e5m2")
+    B = fpsim.quantize(rng.standard_normal((40, 260)), "e5m2")
+    spec = AccumSpec(Format(6, 3), rounding="sr", order="chunked", chunk=7)
+    C1 = fpsim.matmul(A, B, spec, seed=11)
+    C2 = fpsim.matmul(A, B, spec, seed=11)
+    assert np.array_equal(C1.view(np.uint64), C2.view(np.uint64))
+    assert not np.array_equal(C1, fpsim.matmul(A, B, spec, seed=12))
+    for order in ORDERS:
+        kw = {"chunk": 5} if order == "chunked" else {}
+        s = AccumSpec(Format(6, 3), rounding="sr", order=order, **kw)
+        C = fpsim.matmul(A[:1], B[:, :3], s, seed=3)
+        # element (0, j) of a matmul depends only on (seed, its flat index j)
+        C_big = fpsim.matmul(A[:1], B, s, seed=3)
+        assert np.array_equal(C.view(np.uint64), C_big[:, :3].view(np.uint64)), order
+
+
+def test_sr_sum_is_unbiased():
+    # 1 + 1/64 in a 3-bit mantissa: E[result] = exact sum; binomial tolerance, fixed seed
+    spec = AccumSpec(Format(6, 3), rounding="sr")
+    x = np.tile(np.array([[1.0], [1 / 64]]), (1, 20000))
+    s = fpsim.sum(x, spec, axis=0, seed=99)
+    p = (1 / 64) / (1 / 8)                          # probability of rounding up
+    mean_up = np.mean(s == 1.125)
+    sigma = math.sqrt(p * (1 - p) / x.shape[1])
+    assert abs(mean_up - p) < 5 * sigma
+    assert set(np.unique(s)) <= {1.0, 1.125}
+
+
+# ---- bad input ------------------------------------------------------------------------
+@pytest.mark.parametrize("kwargs, exc, words", [
+    (dict(order="chunked"), ValueError, "chunk"),
+    (dict(order="chunked", chunk=0), ValueError, "chunk"),
+    (dict(order="chunked", chunk=-3), ValueError, "chunk"),
+    (dict(order="chunked", chunk=2.5), TypeError, "chunk"),
+    (dict(order="sequential", outer="fp32"), ValueError, "outer"),
+    (dict(order="sequential", chunk=4), ValueError, "chunk"),
+    (dict(order="blocked"), ValueError, "order"),
+    (dict(rounding="nearest_odd"), ValueError, "rounding"),
+    (dict(product=3), TypeError, "product"),
+])
+def test_bad_spec(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        AccumSpec("fp16", **kwargs)
+
+
+@pytest.mark.parametrize("a, b, exc, words", [
+    (np.ones(3), np.ones(4), ValueError, "lengths"),
+    (np.ones((2, 2)), np.ones(2), ValueError, "1-D"),
+    (np.array(["a", "b"]), np.ones(2), TypeError, "real numbers"),
+    (np.ones(2, complex), np.ones(2), TypeError, "complex"),
+    (np.array([object(), 1], dtype=object), np.ones(2), TypeError, "real numbers"),
+])
+def test_bad_operands(a, b, exc, words):
+    with pytest.raises(exc, match=words):
+        fpsim.dot(a, b, AccumSpec("fp16"))
+
+
+def test_bad_matmul_shapes_and_init():
+    with pytest.raises(ValueError, match="inner dimensions"):
+        fpsim.matmul(np.ones((2, 3)), np.ones((4, 2)), AccumSpec("fp16"))
+    with pytest.raises(ValueError, match="init"):
+        fpsim.dot(np.ones(2), np.ones(2), AccumSpec("fp16"), init=0.1)
+
+
+def test_ieee_specials_flow_through():
+    spec = AccumSpec("fp16")
+    assert math.isnan(fpsim.dot([np.inf, -np.inf], [1.0, 1.0], spec))
+    assert fpsim.dot([np.inf, 1.0], [1.0, 1.0], spec) == np.inf
+    assert fpsim.dot([60000.0, 60000.0], [1.0, 1.0], spec) == np.inf        # overflow
+    assert fpsim.dot([60000.0, 60000.0], [1.0, 1.0], AccumSpec("fp16", rounding="rtz")) == 65504.0
+    assert math.isnan(fpsim.dot([240.0, 240.0], [1.0, 1.0], AccumSpec("e4m3fnuz")))
