@@ -1,0 +1,356 @@
+"""Analytical variance retention ratio (VRR) of a reduced-precision accumulation.
+
+The model is the swamping analysis of C. Sakr et al., "Accumulation Bit-Width Scaling
+For Ultra-Low Precision Training Of Deep Networks", ICLR 2019 (arXiv:1901.06588), in the
+form reconstructed in docs/theory.md (the paper's printed equations were not available):
+
+* products p_1..p_n are iid N(0, 1) (VRR does not depend on the scale), the partial sum
+  s_i is N(0, i) and independent of the next product;
+* the accumulator keeps ``m_acc`` fractional mantissa bits, rounds to nearest and has
+  enough exponent range; the products carry ``m_p`` fractional mantissa bits.
+
+Adding p to s loses p entirely when |p| < ulp(s)/2 (full swamping) and loses its bits
+below ulp(s) when the exponent gap exceeds m_acc - m_p (partial swamping, booked as
+ulp(s)^2/12). Lost increments are uncorrelated, so
+``VRR(n) = 1 - S(n)/n`` with ``S(n) = sum_{i=1}^{n-1} f(i)``, f(i) the expected variance
+lost at the step that adds a product to s_i. The three ``model`` choices differ in f:
+
+``"full"``    full swamping only;
+``"paper"``   full + partial swamping (the paper's model, the default);
+``"closed"``  full swamping with the threshold taken proportional to |s|,
+              |p| < kappa 2^-m_acc |s|, which gives
+              f(i) = (2/pi)(arctan t_i - t_i/(1 + t_i^2)), t_i = kappa 2^-m_acc sqrt(i).
+
+``S(n)`` is summed term by term for the first 4096 steps and integrated beyond (the
+midpoint Euler-Maclaurin rule on a logarithmic Gauss-Legendre grid), so the cost grows
+with log n only.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from numbers import Real
+
+import numpy as np
+
+__all__ = ["MODELS", "KAPPA_RN", "vrr", "variance_lost", "min_macc"]
+
+MODELS = ("full", "paper", "closed")
+
+#: Threshold factor of the ``"closed"`` model for a round-to-nearest adder, as quoted in
+#: the design notes. It is the cube root of E[2^(-3(1+u))] = 7/(192 ln 2) (0.37468),
+#: u uniform in [0, 1): the RN threshold ulp(s)/2 = 2^-(1+u) 2^-m_acc |s| averaged as the
+#: small-threshold loss weighs it (its cube).
+KAPPA_RN = 0.3746
+
+_HEAD = 4096                      # steps summed term by term
+# Binades k of |s| (2^k <= |s| < 2^(k+1)) in the sums over k. Below 2^-40, |s| lies with
+# probability < 2^-40 and a step loses 2^80 times less than at the bulk (the loss falls at
+# least like ulp^2); 2^39 is 2^7 standard deviations above the bulk for every n <= _N_MAX.
+_BINADES = np.arange(-40, 40)
+_N_MAX = 2 ** 62
+_BITS_MAX = 1074                  # beyond it 2^-bits is 0 in float64
+_PANEL = math.log(2.0) / 4        # width in ln x of a tail integration panel
+_GL_X, _GL_W = np.polynomial.legendre.leggauss(8)
+_SQRT2 = math.sqrt(2.0)
+
+# numpy has no erf; math.erf / math.erfc are accurate to a few ulp.
+_erf = np.frompyfunc(math.erf, 1, 1)
+_erfc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _prob_between(a: float, b: float) -> float:
+    """P(a <= |X| < b) for X ~ N(0, 1)."""
+    za, zb = a / _SQRT2, b / _SQRT2
+    if za > 1.0:  # an erf difference would cancel in the upper tail
+        return math.erfc(za) - math.erfc(zb)
+    return math.erf(zb) - math.erf(za)
+
+
+def _g(a: float) -> float:
+    """E[X^2 1{|X| < a}] for X ~ N(0, 1)."""
+    if a < 1.0:
+        # erf(a/sqrt2) - sqrt(2/pi) a exp(-a^2/2) cancels to O(a^3); sum its series instead:
+        # sqrt(2/pi) sum_k (-1)^k a^(2k+3) / (2^k k! (2k+3)), 20 terms exact to 1 ulp at a = 1.
+        total, power = 0.0, a ** 3
+        for k in range(20):
+            total += power / (2 * k + 3)
+            power *= -a * a / (2 * (k + 1))
+        return math.sqrt(2.0 / math.pi) * total
+    return math.erf(a / _SQRT2) - math.sqrt(2.0 / math.pi) * a * math.exp(-a * a / 2.0)
+
+
+@lru_cache(maxsize=None)
+def _binade_loss(d: int, m_p: int, partial: bool) -> float:
+    """Expected variance lost adding p ~ N(0, 1) to a sum whose ulp is 2^d."""
+    loss = _g(math.ldexp(1.0, d - 1))  # full swamping: |p| < ulp/2
+    if partial:
+        # p survives but its bits below ulp are rounded away: |p| < 2^(d + m_p) means
+        # E(p) - m_p < d, i.e. the exponent gap exceeds m_acc - m_p.
+        # P(|p| >= 2^64) is 0 in float64, and ldexp would overflow for a huge m_p.
+        top = math.ldexp(1.0, d + m_p) if d + m_p < 64 else math.inf
+        loss += math.ldexp(1.0, 2 * d) / 12.0 * _prob_between(math.ldexp(1.0, d - 1), top)
+    return loss
+
+
+def _binade_probs(x: np.ndarray) -> np.ndarray:
+    """P(2^k <= |s| < 2^(k+1)) for s ~ N(0, x) and k in _BINADES: shape (len(x), len(_BINADES))."""
+    z = np.ldexp(1.0, np.append(_BINADES, _BINADES[-1] + 1)) / np.sqrt(2.0 * x)[:, None]
+    lo, hi = slice(None, -1), slice(1, None)
+    erf, erfc = _erf(z).astype(float), _erfc(z).astype(float)
+    # erfc differences keep relative precision in the upper tail, erf differences near 0
+    return np.where(z[:, lo] > 1.0, erfc[:, lo] - erfc[:, hi], erf[:, hi] - erf[:, lo])
+
+
+@lru_cache(maxsize=1)
+def _head_probs() -> np.ndarray:
+    probs = _binade_probs(np.arange(1.0, _HEAD + 1))
+    probs.flags.writeable = False
+    return probs
+
+
+def _closed_step(t: np.ndarray) -> np.ndarray:
+    """(2/pi)(arctan t - t/(1+t^2)): the loss of a step with threshold t|Z| (Z = s/sqrt(x))."""
+    # Below t = 0.05 the difference cancels; its series sum_k (-1)^(k+1) 2k/(2k+1) t^(2k+1)
+    # converges to 1 ulp in 6 terms.
+    ts = np.minimum(t, 0.05)
+    series = sum((-1) ** (k + 1) * 2 * k / (2 * k + 1) * ts ** (2 * k + 1) for k in range(1, 7))
+    direct = np.arctan(t) - t / (1.0 + t * t)
+    return 2.0 / math.pi * np.where(t < 0.05, series, direct)
+
+
+def _step_loss(x, m_acc, m_p, model, kappa, probs=None):
+    """f(x) for each column (m_acc[c], m_p[c]): shape (len(x), len(m_acc))."""
+    if model == "closed":
+        return _closed_step(kappa * np.sqrt(x)[:, None] * np.ldexp(1.0, -m_acc)[None, :])
+    if probs is None:
+        probs = _binade_probs(x)
+    partial = model == "paper"
+    table = np.array([[_binade_loss(int(k - m), int(p), partial) for m, p in zip(m_acc, m_p)]
+                      for k in _BINADES])
+    return probs @ table
+
+
+def _tail(n, rate):
+    """sum_{i=_HEAD+1}^{n-1} rate(i) for each n > _HEAD + 1: shape (len(n), columns).
+
+    By the midpoint Euler-Maclaurin rule the sum is the integral of rate over
+    [_HEAD + 1/2, n - 1/2] up to -(rate'(n-1/2) - rate'(_HEAD+1/2))/24, a relative error
+    below 1e-8 since rate varies on the scale of x itself. The integral runs over u = ln x
+    on panels of width _PANEL, 8-point Gauss-Legendre each: whole panels are shared by
+    all n and accumulated, the last partial panel is integrated per n.
+    """
+    u0, u = math.log(_HEAD + 0.5), np.log(n - 0.5)
+    whole = ((u - u0) // _PANEL).astype(np.int64)
+    lo = u0 + _PANEL * np.arange(whole.max())
+    last = u0 + _PANEL * whole
+    width = u - last
+    nodes = np.concatenate([(lo[:, None] + _PANEL / 2 * (1 + _GL_X)).ravel(),
+                            (last[:, None] + width[:, None] / 2 * (1 + _GL_X)).ravel()])
+    x = np.exp(nodes)
+    values = rate(x) * x[:, None]  # dx = x du
+    values = values.reshape(lo.size + n.size, _GL_X.size, -1)
+    panels = _PANEL / 2 * np.einsum("pqc,q->pc", values[:lo.size], _GL_W)
+    cumulative = np.concatenate([np.zeros((1, panels.shape[1])), np.cumsum(panels, axis=0)])
+    partial = width[:, None] / 2 * np.einsum("nqc,q->nc", values[lo.size:], _GL_W)
+    return cumulative[whole] + partial
+
+
+def _loss_sums(n, m_acc, m_p, model, kappa):
+    """S(n) for 1-D arrays n (rows) and columns (m_acc[c], m_p[c]): shape (len(n), len(m_acc))."""
+    def rate(x, probs=None):
+        return _step_loss(x, m_acc, m_p, model, kappa, probs)
+
+    steps = min(int(n.max()) - 1, _HEAD)
+    probs = None if model == "closed" else _head_probs()[:steps]
+    head = np.zeros((steps + 1, m_acc.size))
+    head[1:] = np.cumsum(rate(np.arange(1.0, steps + 1), probs), axis=0)
+    sums = head[np.minimum(n - 1, steps)]
+    beyond = n > _HEAD + 1
+    if beyond.any():
+        sums[beyond] += _tail(n[beyond], rate)
+    return sums
+
+
+def _fraction(n, m_acc, m_p, model, kappa):
+    """1 - VRR = S(n)/n, broadcast over n and m_acc; m_p=None means m_p = m_acc."""
+    n, m_acc = np.broadcast_arrays(n, m_acc)
+    shape = n.shape
+    if n.size == 0:
+        return np.zeros(shape)
+    rows, row_of = np.unique(n.ravel(), return_inverse=True)
+    cols, col_of = np.unique(m_acc.ravel(), return_inverse=True)
+    col_mp = cols if m_p is None else np.full(cols.size, m_p)
+    sums = _loss_sums(rows, cols, col_mp, model, kappa)
+    return (sums[row_of, col_of] / rows[row_of]).reshape(shape)
+
+
+def _effective(n, nzr):
+    """The number of non-zero products nzr*n, rounded half up, at least 1."""
+    return np.maximum(1, np.floor(nzr * n + 0.5)).astype(np.int64)
+
+
+def _lost(n, m_acc, m_p, chunk, nzr, model, kappa):
+    """(1 - VRR, n_eff) broadcast over n and m_acc."""
+    if chunk is None:
+        n_eff = _effective(n, nzr)
+        return _fraction(n_eff, m_acc, m_p, model, kappa), n_eff
+    # Level 1: chunks of `chunk` (sparse) products. Level 2: ceil(n/chunk) dense chunk
+    # sums, each already rounded to m_acc bits, so their mantissa is m_acc.
+    first = _fraction(_effective(chunk, nzr), m_acc, m_p, model, kappa)
+    second = _fraction(-(-n // chunk), m_acc, None, model, kappa)
+    # 1 - (1-a)(1-b), written so that tiny losses keep their relative precision
+    return first + second - first * second, _effective(n, nzr)
+
+
+# ---------------------------------------------------------------- argument checks
+
+def _whole(name, value, low, high):
+    """value as an int64 array, after checking it holds whole numbers in [low, high]."""
+    arr = np.asarray(value)
+    if arr.dtype.kind == "O":  # Python ints too large for int64 arrive as objects
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an integer or an array of integers, "
+                        f"got {type(value).__name__} {value!r:.60}")
+    if arr.dtype.kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            raise ValueError(f"{name} must be a whole number, got {arr[bad].flat[0].item()!r}")
+    for bad, rule in ((arr < low, f">= {low}"), (arr > high, f"<= {high}")):
+        if bad.any():
+            raise ValueError(f"{name} must be {rule}, got {arr[bad].flat[0].item()!r}")
+    return arr.astype(np.int64)
+
+
+def _whole_scalar(name, value, low, high):
+    if np.ndim(value) != 0:
+        raise TypeError(f"{name} must be a single integer, got {value!r:.60}")
+    return int(_whole(name, value, low, high))
+
+
+def _real(name, value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r:.60}")
+    return float(value)
+
+
+def _checked(n, m_acc, m_p, chunk, nzr, model, kappa):
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}, got {model!r}")
+    n = _whole("n", n, 1, _N_MAX)
+    m_acc = None if m_acc is None else _whole("m_acc", m_acc, 0, _BITS_MAX)
+    m_p = _whole_scalar("m_p", m_p, 0, _BITS_MAX)
+    nzr = _real("nzr", nzr)
+    if not 0.0 < nzr <= 1.0:
+        raise ValueError(f"nzr must be in (0, 1] (the fraction of non-zero products), got {nzr!r}")
+    kappa = _real("kappa", kappa)
+    if not 0.0 < kappa < math.inf:
+        raise ValueError(f"kappa must be positive and finite, got {kappa!r}")
+    if chunk is not None:
+        chunk = _whole_scalar("chunk", chunk, 1, _N_MAX)
+        if n.size and chunk > n.min():
+            raise ValueError(f"chunk must be <= n (use chunk=None for a single sum), "
+                             f"got chunk={chunk} with n={int(n.min())}")
+    return n, m_acc, m_p, chunk, nzr, model, kappa
+
+
+def _output(values, *inputs):
+    return float(values) if all(np.ndim(x) == 0 for x in inputs) else values
+
+
+# ---------------------------------------------------------------- public API
+
+def vrr(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN):
+    """Variance retention ratio of an n-term accumulation with an m_acc-bit mantissa.
+
+    Var(reduced-precision sum) / Var(exact sum) under the swamping model of Sakr et al.,
+    ICLR 2019 (arXiv:1901.06588); see the module docstring and docs/theory.md.
+
+    Parameters
+    ----------
+    n, m_acc : int or array of int
+        Accumulation length (>= 1) and fractional mantissa bits of the accumulator (>= 0);
+        broadcast against each other. Scalars in give a float out.
+    m_p : int
+        Fractional mantissa bits of the products (>= 0); only ``"paper"`` uses it.
+    chunk : int, optional
+        Chunk length n1, 1 <= chunk <= n: chunks of n1 products are summed, then the
+        n2 = ceil(n / n1) chunk sums (a short last chunk counts as a full one), giving
+        VRR(n1; m_p, m_acc) * VRR(n2; m_acc, m_acc). chunk = n equals no chunking.
+    nzr : float
+        Fraction of non-zero products, in (0, 1]: the sum behaves as one of
+        n_eff = nzr*n products (rounded half up, at least 1); with chunks, each chunk
+        holds round(nzr*chunk) of them and the chunk sums stay dense.
+    model : {"full", "paper", "closed"}
+        Full swamping only; full + partial swamping; arctan closed form.
+    kappa : float
+        Threshold factor of the ``"closed"`` model (RN adder: 0.3746).
+
+    Examples
+    --------
+    >>> round(vrr(576, 6, m_p=5), 4)
+    0.9968
+    >>> vrr([576, 4608], 6, m_p=5, chunk=64).round(4)
+    array([0.9996, 0.9993])
+    >>> round(vrr(10**6, 12, m_p=5, model="closed"), 5)
+    0.99987
+    """
+    n, m_acc, m_p, chunk, nzr, model, kappa = _checked(n, m_acc, m_p, chunk, nzr, model, kappa)
+    fraction, _ = _lost(n, m_acc, m_p, chunk, nzr, model, kappa)
+    return _output(1.0 - fraction, n, m_acc)
+
+
+def variance_lost(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN):
+    """Variance lost by an accumulation, in units of one product's variance: n_eff (1 - VRR).
+
+    Same arguments as :func:`vrr` (Sakr et al., ICLR 2019); computed without forming
+    1 - VRR, so tiny losses keep their relative precision.
+
+    Examples
+    --------
+    >>> round(variance_lost(576, 6, m_p=5), 2)
+    1.82
+    >>> variance_lost(2304, [5, 6, 7], m_p=5, chunk=64).round(2)
+    array([4.92, 1.21, 0.28])
+    """
+    n, m_acc, m_p, chunk, nzr, model, kappa = _checked(n, m_acc, m_p, chunk, nzr, model, kappa)
+    fraction, n_eff = _lost(n, m_acc, m_p, chunk, nzr, model, kappa)
+    return _output(n_eff * fraction, n, m_acc)
+
+
+def min_macc(n, *, m_p, chunk=None, nzr=1.0, cutoff=50, model="paper", m_max=52,
+             kappa=KAPPA_RN):
+    """Smallest accumulator mantissa m_acc that meets the variance-lost cut-off.
+
+    The normalized exponential variance lost exp(n_eff (1 - VRR)) must be at most
+    ``cutoff``, i.e. variance_lost <= ln(cutoff): the precision rule of Sakr et al.,
+    ICLR 2019 (arXiv:1901.06588). The cut-off (> 1)
+    is a parameter because the paper's value (remembered as 50) is uncertain. Other
+    arguments as in :func:`vrr`; vectorised over n (an int in, an int out). Raises
+    ValueError if no m_acc <= m_max meets the cut-off.
+
+    Examples
+    --------
+    >>> min_macc([576, 1152, 2304, 4608], m_p=5)
+    array([6, 7, 8, 9])
+    >>> min_macc([576, 1152, 2304, 4608], m_p=5, chunk=64)
+    array([4, 5, 6, 6])
+    >>> min_macc(10**7, m_p=5, chunk=64)
+    17
+    """
+    n, _, m_p, chunk, nzr, model, kappa = _checked(n, None, m_p, chunk, nzr, model, kappa)
+    cutoff = _real("cutoff", cutoff)
+    if not 1.0 < cutoff < math.inf:
+        raise ValueError(f"cutoff must be > 1 and finite, got {cutoff!r}")
+    m_max = _whole_scalar("m_max", m_max, 0, _BITS_MAX)
+    fraction, n_eff = _lost(n[..., None], np.arange(m_max + 1), m_p, chunk, nzr, model, kappa)
+    ok = n_eff * fraction <= math.log(cutoff)
+    if not ok[..., -1].all():
+        raise ValueError(f"no m_acc <= m_max={m_max} meets cutoff={cutoff:g} for "
+                         f"n={int(n[~ok[..., -1]].flat[0])}; raise m_max or the cut-off")
+    best = ok.argmax(axis=-1)
+    return int(best) if best.ndim == 0 else best
