@@ -1,4 +1,5 @@
 """Tests of fpsim.predict: accumulation lengths of the built-in networks and the tables."""
+import importlib
 import csv
 import doctest
 import io
@@ -208,7 +209,7 @@ def test_unknown_network_layers():
 
 
 def test_docstring_examples():
-    assert doctest.testmod(fpsim.predict).failed == 0
+    assert doctest.testmod(importlib.import_module("fpsim.predict")).failed == 0
 
 
 def test_published_tables_are_current():

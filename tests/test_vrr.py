@@ -5,6 +5,7 @@ shared/design/vrr-model.md, term by term, with scipy (the regularized incomplete
 for E[X^2 1{|X|<a}], the normal CDF for the binade probabilities) and shares no code
 with fpsim.vrr.
 """
+import importlib
 import doctest
 import math
 import time
@@ -331,4 +332,4 @@ def test_m_p_is_required():
 
 
 def test_docstring_examples():
-    assert doctest.testmod(fpsim.vrr).failed == 0
+    assert doctest.testmod(importlib.import_module("fpsim.vrr")).failed == 0
