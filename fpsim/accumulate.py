@@ -199,8 +199,8 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
         ntiles = M * ((N + TILE - 1) // TILE)
         counts = np.zeros((builtins.max(ntiles, 1), 4), np.int64)
         outer = format_params(spec.outer) if order == CHUNKED else acc
-        mac_tiles(A, B, out, init, order, spec.chunk or 1, acc, outer, pf, mode, pmode, k, seed,
-                  fast, stats, counts)
+        mac_tiles(A, B, out, init, order, spec.chunk or 1, acc, outer, pf, mode, pmode, k,
+                  np.uint64(seed), fast, stats, counts)
     else:
         if order in (PAIRWISE, KAHAN) and spec.product is None and not exact_products:
             raise ValueError(
@@ -208,7 +208,7 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
                 "float64 holds exactly (significand widths adding up to at most 53 bits, no "
                 "underflow); pass product=<a format> to round the products first")
         counts = np.zeros((builtins.max(M * N, 1), 4), np.int64)
-        mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, seed, stats, counts)
+        mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, np.uint64(seed), stats, counts)
     return out, counts.sum(axis=0)
 
 

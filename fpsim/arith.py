@@ -26,7 +26,7 @@ def _run(kernel_call, operands, names, fmt, rounding, saturate, seed, sr_bits, w
     shape = arrays[0].shape
     flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
     out = np.empty(flat[0].size, dtype=np.float64)
-    kernel_call(*flat, out, *format_params(fmt), saturate, mode, seed, k)
+    kernel_call(*flat, out, *format_params(fmt), saturate, mode, np.uint64(seed), k)
     check_nan_for_finite(fmt, out, "the result", f"of {what} contains NaN")
     out = out.reshape(shape)
     return out[()] if scalar else out

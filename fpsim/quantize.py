@@ -66,10 +66,10 @@ def quantize(x, fmt, rounding="rne", *, saturate=False, seed=None, sr_bits=None,
     src = np.ascontiguousarray(values).reshape(-1)
     dst = res.reshape(-1)
     if wide is None:
-        quantize_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, seed, k)
+        quantize_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
     else:
         lo = np.ascontiguousarray(wide[1]).reshape(-1)
-        quantize_dd_kernel(src, lo, dst, m, emin, xmax, flav, subn, saturate, mode, seed, k)
+        quantize_dd_kernel(src, lo, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
     return result(res, scalar and out is None)
 
 
@@ -84,6 +84,8 @@ def code_dtype(fmt) -> np.dtype:
 
 def _nan_code(fmt) -> int:
     e, m = fmt.exp_bits, fmt.man_bits
+    if not fmt.has_nan:
+        return 0                         # never used: NaN input is refused first
     if fmt.flavour == "ieee":
         return ((2**e - 1) << m) | (1 << (m - 1))
     if fmt.flavour == "fn":

@@ -208,10 +208,11 @@ def round_magnitude(a, l, shift, m, emin, subn, mmode, r, k):
                 if diff > -math.ldexp(lf, k):
                     inc = 1
         # rtz: inc stays 0
-    res = math.ldexp(float(t + inc), qexp)
-    if not subn and res < math.ldexp(1.0, emin):
+    if not subn and float(t + inc) < math.ldexp(1.0, emin - qexp):
+        # below 2**emin: flush. Decided on the integer significand, since such a value
+        # may lie on a grid finer than float64's subnormals (emin - qexp <= m + 2).
         return 0.0
-    return res
+    return math.ldexp(float(t + inc), qexp)
 
 
 @inline

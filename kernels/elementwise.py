@@ -38,7 +38,10 @@ def add_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
     if s != s:
         return math.nan
     if math.isinf(s) and not (math.isinf(a) or math.isinf(b)):
-        return round_overflowed(s < 0, m, emin, xmax, flav, subn, sat, mode)
+        # fl(a + b) overflowed, the exact sum may not have: halve (exact for values this
+        # large) and round (a/2 + b/2) * 2
+        s, e = two_sum(a * 0.5, b * 0.5)
+        return round_value(s, e, 1, m, emin, xmax, flav, subn, sat, mode, r, k)
     if s == 0.0 and e == 0.0:
         return exact_zero_sum(a, b, flav, mode)
     return round_value(s, e, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
@@ -101,6 +104,24 @@ def div_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
 
 
 @jit
+def _sqrt_residual_sign(res, s, lo):
+    """Sign of sqrt(ma) - (s + lo) where res = ma - s*s exactly: that of
+    res - 2*s*lo - lo*lo, summed exactly enough to decide its sign."""
+    p = 2.0 * s * lo
+    pe = fma(2.0 * s, lo, -p)                 # 2*s*lo == p + pe exactly
+    q = lo * lo
+    qe = fma(lo, lo, -q)
+    d1 = res - p                              # exact: res and p agree to ~2**-100
+    s1, e1 = two_sum(d1, -pe)
+    s2, e2 = two_sum(s1, -q)
+    rest = (e1 + e2) - qe
+    if s2 != 0.0 and abs(rest) < 0.5 * abs(s2):
+        return 1 if s2 > 0.0 else -1
+    total = s2 + rest
+    return 1 if total > 0.0 else (-1 if total < 0.0 else 0)
+
+
+@jit
 def sqrt_one(a, m, emin, xmax, flav, subn, sat, mode, r, k):
     if a != a or a < 0.0:
         return math.nan
@@ -116,9 +137,12 @@ def sqrt_one(a, m, emin, xmax, flav, subn, sat, mode, r, k):
     res = fma(-s, s, ma)                          # exact residual ma - s*s
     lo = 0.0
     if res != 0.0:
-        # sqrt(ma) - s = res / (sqrt(ma) + s); res/(2s) has the right sign and is
-        # within a relative 2**-52 of it.
-        lo = res / (2.0 * s)
+        # sqrt(ma) - s = res / (sqrt(ma) + s) = res / (2s + lo): one refinement makes lo
+        # good to about 2**-100 relative; then it is rounded to odd with the exact sign
+        # of its error, so that comparisons with ties and grid points stay exact.
+        lo0 = res / (2.0 * s)
+        lo = res / (2.0 * s + lo0)
+        lo = round_to_odd(lo, _sqrt_residual_sign(res, s, lo))
     return round_value(s, lo, ea // 2, m, emin, xmax, flav, subn, sat, mode, r, k)
 
 
