@@ -274,3 +274,23 @@ def test_ieee_specials_flow_through():
     assert fpsim.dot([60000.0, 60000.0], [1.0, 1.0], spec) == np.inf        # overflow
     assert fpsim.dot([60000.0, 60000.0], [1.0, 1.0], AccumSpec("fp16", rounding="rtz")) == 65504.0
     assert math.isnan(fpsim.dot([240.0, 240.0], [1.0, 1.0], AccumSpec("e4m3fnuz")))
+
+
+# ---- APyTypes: products rounded into the accumulator format, sequential, RNE ----------
+@pytest.mark.parametrize("e, m", [(5, 10), (8, 7), (5, 2), (4, 3), (6, 5), (8, 23), (3, 4)])
+def test_matches_apytypes_accumulator_context(e, m):
+    apy = pytest.importorskip("apytypes")
+    rng = np.random.default_rng(1000 * e + m)
+    fmt = Format(e, m)
+    # scaled so that sums overflow now and then in the narrow formats, and go subnormal
+    A = fpsim.quantize(rng.standard_normal((6, 97)) * rng.choice([1e-3, 1.0, 30.0], (6, 97)), fmt)
+    B = fpsim.quantize(rng.standard_normal((97, 5)), fmt)
+    a = apy.APyFloatArray.from_float(A, exp_bits=e, man_bits=m)
+    b = apy.APyFloatArray.from_float(B, exp_bits=e, man_bits=m)
+    with apy.APyFloatAccumulatorContext(exp_bits=e, man_bits=m,
+                                        quantization=apy.QuantizationMode.TIES_EVEN):
+        want = (a @ b).to_numpy()
+    got = fpsim.matmul(A, B, AccumSpec(fmt, product=fmt))
+    bad = got.view(np.uint64) != want.view(np.uint64)
+    bad &= ~(np.isnan(got) & np.isnan(want))
+    assert not bad.any(), f"{int(bad.sum())} mismatches, first at {np.argwhere(bad)[0]}"

@@ -1,0 +1,164 @@
+"""Exact reference of every accumulation order of semantics.md section 4 (for the MAC engine).
+
+``ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
+order="sequential", chunk=None, outer=None, init=0.0)`` -> ``(value, counts)``
+
+- ``a``, ``b``: equal-length sequences of float64 carriers (used exactly as given, never
+  re-quantized).  ``acc``, ``product``, ``outer``: formats given as ``(e, m, bias, flavour,
+  subnormals)`` tuples or objects read only through those fields.
+- Products: ``product=None`` -> the exact product a_i * b_i (fused, FMA style: one rounding per
+  MAC); otherwise p_i = R_product(a_i * b_i) with ``product_rounding`` (multiplier then adder).
+  Special cases follow IEEE (0 * inf = NaN ...); an exact product keeps the XOR sign on zero.
+- R_acc(x) rounds the exact x into ``acc`` with ``rounding`` (no saturation: the plain overflow
+  rules of the format).  Every addition is exact then rounded once; the sign of an exact zero sum
+  follows IEEE (+0 unless both addends are zeros of the same sign; -0 under rd).
+- ``init`` (the c of semantics.md) is used exactly as given; it is not pre-rounded.  With n = 0
+  every order returns R_acc(init) (R_outer(init) for chunked).
+
+Orders (n products p_1..p_n):
+
+- ``sequential``: s_0 = init; s_i = R_acc(s_{i-1} + p_i).
+- ``chunked``: consecutive chunks of ``chunk`` = C products (the last may be shorter); chunk j is
+  summed sequentially from +0 in ``acc`` giving t_j; then S_0 = init, S_j = R_outer(S_{j-1} + t_j)
+  with ``outer`` (default ``acc``) and the same ``rounding``.  (With C >= n this equals sequential
+  only when init is +0, since the single chunk sum is then added to init once more.)
+- ``pairwise``: tree(lo, hi) over [lo, hi): a single element is the (rounded or exact) product
+  p_lo; otherwise split at mid = lo + (hi - lo) // 2 and return R_acc(tree(lo, mid) +
+  tree(mid, hi)).  Note: with exact products a single-element tree is the *exact* product (it is
+  rounded only when it meets another addend, or at the end).  The result is R_acc(init + tree(0, n)).
+- ``kahan``: s = init, c = +0; for each p: y = R(p - c); t = R(s + y); c = R(R(t - s) - y); s = t;
+  every R is R_acc.  Result s.
+- ``exact``: R_acc(init + p_1 + ... + p_n) computed exactly (one rounding).  If a NaN or an
+  infinity is involved, the IEEE sum of the specials decides (inf + -inf = NaN).
+
+Counts, over the additions s' = R(s + p) of the main chain with p != 0 and both s and p finite
+(additions involving inf/NaN are not counted):
+  inexact: s' != s + p exactly (an overflow of a finite sum counts as inexact);
+  full (full swamping): s' == s;
+  partial (partial swamping): s' != s and s' != s + p.
+Which additions form the main chain:
+  sequential: every s_i = R(s_{i-1} + p_i) (s = s_{i-1}, p = p_i);
+  chunked: every in-chunk addition (s = running chunk sum, p = p_i) and every outer addition
+    (s = S_{j-1}, p = t_j);
+  pairwise: every internal node (s = left subtree value, p = right subtree value) and the final
+    R(init + tree) (s = init, p = tree);
+  kahan: only the t = R(s + y) additions (s = s, p = y);
+  exact: none (all counts 0).
+"""
+from __future__ import annotations
+
+from .arith import exact_add, exact_mul
+from .rounding import Real, format_params, round_real
+
+__all__ = ["ref_dot", "ORDERS"]
+
+ORDERS = ("sequential", "chunked", "pairwise", "kahan", "exact")
+
+
+class _Acc:
+    """Rounding into one format, with the swamping counters."""
+
+    def __init__(self, fmt, mode, counts):
+        self.p = format_params(fmt)
+        self.mode = mode
+        self.counts = counts
+
+    def R(self, x: Real) -> Real:
+        return Real.of(round_real(x, *self.p, self.mode))
+
+    def add(self, s: Real, p: Real, count: bool) -> Real:
+        exact = exact_add(s, p, self.mode)
+        s2 = self.R(exact)
+        if count and s.is_finite and p.is_finite and not p.is_zero:
+            inexact = not s2.same_value(exact)
+            full = s2.same_value(s)
+            self.counts["inexact"] += inexact
+            self.counts["full"] += full
+            self.counts["partial"] += inexact and not full
+        return s2
+
+    def sub(self, s: Real, p: Real) -> Real:
+        return self.R(exact_add(s, -p, self.mode))
+
+
+def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
+            order="sequential", chunk=None, outer=None, init=0.0):
+    """Exact reference dot product; returns ``(value as float, counts dict)``."""
+    if len(a) != len(b):
+        raise ValueError("a and b must have the same length")
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    if "sr" in (rounding, product_rounding):
+        raise NotImplementedError("stochastic rounding: the MAC stream index is not specified yet")
+    counts = dict(full=0, partial=0, inexact=0)
+    A = _Acc(acc, rounding, counts)
+
+    prods = []
+    for x, y in zip(a, b):
+        p = exact_mul(x, y)
+        if product is not None:
+            p = Real.of(round_real(p, *format_params(product), product_rounding))
+        prods.append(p)
+    init = Real.of(init)
+    n = len(prods)
+
+    if order == "sequential":
+        s = init
+        if n == 0:
+            s = A.R(s)
+        for p in prods:
+            s = A.add(s, p, True)
+        return _out(s), counts
+
+    if order == "chunked":
+        if chunk is None or int(chunk) < 1:
+            raise ValueError(f"chunked order needs chunk >= 1, got {chunk!r}")
+        C = int(chunk)
+        O = _Acc(outer if outer is not None else acc, rounding, counts)
+        S = init
+        if n == 0:
+            S = O.R(S)
+        for j in range(0, n, C):
+            t = Real.zero(False)
+            for p in prods[j:j + C]:
+                t = A.add(t, p, True)
+            S = O.add(S, t, True)
+        return _out(S), counts
+
+    if order == "pairwise":
+        def tree(lo, hi):
+            if hi - lo == 1:
+                return prods[lo]
+            mid = lo + (hi - lo) // 2
+            return A.add(tree(lo, mid), tree(mid, hi), True)
+
+        if n == 0:
+            return _out(A.R(init)), counts
+        return _out(A.add(init, tree(0, n), True)), counts
+
+    if order == "kahan":
+        s = init
+        c = Real.zero(False)
+        if n == 0:
+            s = A.R(s)
+        for p in prods:
+            y = A.sub(p, c)
+            t = A.add(s, y, True)
+            c = A.sub(A.sub(t, s), y)
+            s = t
+        return _out(s), counts
+
+    # exact
+    total = init
+    for p in prods:
+        total = exact_add(total, p, rounding)
+    return _out(A.R(total)), counts
+
+
+def _out(x: Real) -> float:
+    if x.is_nan:
+        return float("nan")
+    if x.is_inf:
+        return float("-inf") if x.neg else float("inf")
+    v = float(x.value())
+    return -0.0 if (v == 0 and x.neg) else v

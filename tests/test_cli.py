@@ -1,0 +1,334 @@
+"""The ``fpsim`` command through its real entry points (``python -m fpsim`` and, when it is
+on PATH, the ``fpsim`` console script): output, ``--json``/``--csv``, exit codes and
+one-line errors. Kept small (n, trials) so the file runs in well under a minute; the
+report itself is tested in test_report.py."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import fpsim
+from fpsim import cli
+from fpsim.progress import Progress, Stages
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run(*args, check=True, stdin=None):
+    """``python -m fpsim ARGS`` in a fresh process (stderr is a pipe: no progress bars)."""
+    proc = subprocess.run([sys.executable, "-m", "fpsim", *map(str, args)], capture_output=True,
+                          text=True, input=stdin, timeout=120,
+                          env={**os.environ, "FPSIM_DEBUG": ""})
+    if check:
+        assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return proc
+
+
+def run_json(*args):
+    return json.loads(run(*args, "--json").stdout)
+
+
+def assert_usage_error(proc, *words):
+    """Exit status 2 and exactly one line on stderr, 'fpsim: error: ...', no traceback."""
+    assert proc.returncode == 2, (proc.returncode, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("fpsim: error: "), lines[0]
+    assert "Traceback" not in proc.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+    assert proc.stdout == ""
+
+
+# ---------------------------------------------------------------- help and version
+
+def test_help_lists_every_command_and_examples():
+    out = run("--help").stdout
+    for command in ("formats", "quantize", "dot", "vrr", "predict", "measure", "sweep", "report"):
+        assert command in out
+    assert "examples:" in out and "exit status" in out
+
+
+def test_subcommand_help_has_examples():
+    out = run("quantize", "--help").stdout
+    assert "examples:" in out and "fpsim quantize 0.1" in out and "--rounding" in out
+
+
+def test_version():
+    assert run("--version").stdout.strip() == f"fpsim {fpsim.__version__}"
+
+
+def test_console_script_if_installed():
+    exe = shutil.which("fpsim")
+    if exe is None:
+        pytest.skip("the fpsim console script is not on PATH")
+    proc = subprocess.run([exe, "formats", "fp16", "--json"], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)[0]["max"] == 65504.0
+    bad = subprocess.run([exe, "quantize", "1", "--format", "e4m"], capture_output=True,
+                         text=True, timeout=120)
+    assert_usage_error(bad, "--format")
+
+
+# ---------------------------------------------------------------- formats
+
+def test_formats_table_and_json():
+    out = run("formats").stdout
+    assert "fp8_e4m3fn" in out and "448.0" in out and "2^-24" in out and "accumulator(9)" in out
+    records = {r["name"]: r for r in run_json("formats")}
+    assert records["binary16"]["max"] == 65504.0
+    assert records["binary16"]["smallest_subnormal"] == 2.0 ** -24
+    assert records["fp8_e4m3fnuz"]["bias"] == 8 and records["fp8_e4m3fnuz"]["inf"] == "none"
+    assert records["fp4_e2m1"]["nan"] == "none" and records["fp4_e2m1"]["max"] == 6.0
+
+
+def test_formats_named_csv():
+    rows = list(csv.DictReader(io.StringIO(run("formats", "e6m9", "e4m3fn", "--csv").stdout)))
+    assert [r["format"] for r in rows] == ["e6m9", "e4m3fn"]
+    assert float(rows[1]["max"]) == 448.0
+
+
+# ---------------------------------------------------------------- quantize
+
+def test_quantize_table():
+    out = run("quantize", "0.1", "1/3", "65519", "70000", "-2.5", "--format", "fp16").stdout
+    assert "format e5m10" in out
+    for text in ("0.0999755859375", "0x2e66", "0.333251953125", "0x3555", "65504.0", "0x7bff",
+                 "inf", "0x7c00", "0xc100", "1 10000 0100000000"):
+        assert text in out, text
+
+
+def test_quantize_json_and_saturate():
+    d = run_json("quantize", "500", "-500", "0.1", "--format", "e4m3fn", "--saturate")
+    assert d["format"] == "e4m3fn" and d["saturate"] is True
+    assert [v["value"] for v in d["values"]] == [448.0, -448.0, 0.1015625]
+    assert [v["hex"] for v in d["values"]] == ["0x7e", "0xfe", "0x1d"]
+
+
+def test_quantize_rounds_the_typed_real_once():
+    # 1 + 2^-11 + 10^-35 is just above the fp16 tie 1 + 2^-11: nearest is 1 + 2^-10. Read as
+    # the nearest double first it would become the tie itself and round to even (1.0).
+    d = run_json("quantize", "1.00048828125000000000000000000000001", "1.00048828125",
+                 "--format", "fp16")
+    assert [v["value"] for v in d["values"]] == [1.0009765625, 1.0]
+    # directed rounding of a decimal just below 1: toward zero stays below 1
+    d = run_json("quantize", "0.99999999999999999999", "--format", "fp16", "--rounding", "rtz")
+    assert d["values"][0]["value"] == 1.0 - 2.0 ** -11
+
+
+def test_quantize_stdin_and_sr_seed():
+    proc = run("quantize", "-", "--format", "bfloat16", "--json", stdin="0.1 0.2\n0.3")
+    assert len(json.loads(proc.stdout)["values"]) == 3
+    a = run_json("quantize", "0.3", "0.3", "0.3", "--format", "e5m2", "--rounding", "sr", "--seed", "7")
+    b = run_json("quantize", "0.3", "0.3", "0.3", "--format", "e5m2", "--rounding", "sr", "--seed", "7")
+    assert a == b
+    assert {v["value"] for v in a["values"]} <= {0.25, 0.3125}
+
+
+# ---------------------------------------------------------------- dot
+
+def test_dot_ones_shows_swamping():
+    d = run_json("dot", "--n", "4096", "--dist", "ones", "--acc", "bfloat16",
+                 "--order", "sequential", "chunked", "--chunk", "64")
+    seq, chk = d["rows"]
+    assert d["exact"] == 4096.0
+    assert seq["order"] == "sequential" and seq["result"] == 256.0 and seq["full_swamping"] == 3840
+    assert chk["order"] == "chunked(64)" and chk["result"] == 4096.0 and chk["full_swamping"] == 0
+
+
+def test_dot_random_table_all_orders():
+    out = run("dot", "--n", "300", "--acc", "e6m8", "--seed", "3").stdout
+    for order in ("sequential", "chunked(64)", "pairwise", "kahan", "exact"):
+        assert order in out
+    assert "exact sum of the products" in out and "full swamp" in out
+
+
+def test_dot_given_vectors_csv():
+    rows = list(csv.DictReader(io.StringIO(run(
+        "dot", "--a", "1,2,3", "--b", "0.5,0.25,0.125", "--acc", "e5m2", "--order", "sequential",
+        "--csv").stdout)))
+    assert len(rows) == 1
+    assert float(rows[0]["exact"]) == 1.375 and float(rows[0]["result"]) == 1.5
+
+
+# ---------------------------------------------------------------- vrr, predict
+
+def test_vrr_knees_match_library():
+    d = run_json("vrr", "--n", "576", "4608", "--chunk", "none", "64")
+    knees = {(k["n"], k["chunk"]): k["knee"] for k in d["knees"]}
+    assert knees == {(576, None): fpsim.min_macc(576, m_p=5), (4608, None): fpsim.min_macc(4608, m_p=5),
+                     (576, 64): fpsim.min_macc(576, m_p=5, chunk=64),
+                     (4608, 64): fpsim.min_macc(4608, m_p=5, chunk=64)}
+    row = next(r for r in d["rows"] if (r["n"], r["chunk"], r["m_acc"]) == (4608, None, 9))
+    assert math.isclose(row["vrr"], fpsim.vrr(4608, 9, m_p=5), rel_tol=1e-12)
+    assert row["meets_cutoff"] is True
+
+
+def test_vrr_table_with_ranges():
+    out = run("vrr", "--n", "2^10", "--m-acc", "6..8", "--model", "full").stdout
+    assert "model 'full'" in out and "1024" in out
+    assert sum(line.startswith("1024") for line in out.splitlines()) == 3
+
+
+def test_predict_outputs():
+    d = run_json("predict", "resnet18")
+    assert d["network"] == "resnet18" and d["batch"] == 256
+    assert d["rows"][3] == {"layer": "layer1.0.conv1", "gemm": "FWD", "n": 576, "m_acc": 6,
+                            "m_acc_chunked": 4}
+    out = run("predict", "all", "--summary").stdout
+    assert out.count("network=") == 3 and "GRAD" in out
+    header = run("predict", "alexnet", "--batch", "128", "--csv").stdout.splitlines()[0]
+    assert header == "layer,gemm,n,m_acc,m_acc_chunked"
+
+
+# ---------------------------------------------------------------- measure, sweep
+
+def test_measure_json():
+    d = run_json("measure", "--n", "256", "--m-acc", "6", "--trials", "200", "--seed", "1")
+    assert d["n"] == 256 and d["trials"] == 200
+    lo, hi = d["vrr_ci"]
+    assert lo <= d["vrr"] <= hi
+    assert d["stats"]["additions"] > 0 and d["model_variance_lost"] > 0
+
+
+def test_sweep_json_and_plot(tmp_path):
+    png = tmp_path / "fig.png"
+    d = json.loads(run("sweep", "--n", "64", "256", "--m-acc", "4,8", "--trials", "100",
+                       "--plot", png, "--json").stdout)
+    assert len(d["rows"]) == 2 * 2 * 2          # n x m_acc x chunk (none, 64)
+    assert {r["chunk"] for r in d["rows"]} == {None, 64}
+    assert png.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_sweep_table_and_knee():
+    out = run("sweep", "--n", "64", "--m-acc", "4", "8", "--chunk", "none", "--trials", "50").stdout
+    assert "variance_lost" in out and "smallest m_acc" in out
+
+
+# ---------------------------------------------------------------- errors
+
+@pytest.mark.parametrize("args, words", [
+    (["quantize", "1", "--format", "e99m3"], ["--format", "exp_bits"]),
+    (["frobnicate"], ["invalid choice"]),
+    (["vrr", "--n", "0"], ["--n", ">= 1"]),
+    (["dot", "--a", "1,2", "--b", "1"], ["lengths differ"]),
+    (["predict", "lenet"], ["invalid choice", "resnet18"]),
+])
+def test_usage_errors_are_one_line_exit_2(args, words):
+    assert_usage_error(run(*args, check=False), *words)
+
+
+def test_runtime_failure_exit_1(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = run("report", "--quick", "--quiet", "--out", blocker, check=False)
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fpsim: error: ") and "not a directory" in lines[0]
+
+
+@pytest.mark.parametrize("argv, code", [
+    ([], 2),
+    (["quantize", "abc"], 2),
+    (["quantize", "1", "--rounding", "up-ish"], 2),
+    (["dot", "--a", "1,2"], 2),
+    (["vrr", "--n", "10", "--nzr", "2"], 2),
+    (["vrr", "--n", "10", "--cutoff", "0.5"], 2),
+    (["measure", "--n", "64", "--m-acc", "4", "--trials", "1"], 2),
+    (["measure", "--n", "64", "--m-acc", "4", "--dist", "cauchy"], 2),
+    (["sweep", "--m-acc", "9..4"], 2),
+    (["formats", "e4m3fn", "--json", "--csv"], 2),
+])
+def test_more_errors_in_process(argv, code, capsys):
+    assert cli.main(argv) == code
+    err = capsys.readouterr().err
+    if argv:
+        assert err.startswith("fpsim: error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_in_process_main_matches_subprocess(capsys):
+    assert cli.main(["formats", "fp16", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["max"] == 65504.0
+
+
+def test_import_fpsim_does_not_import_matplotlib():
+    code = ("import sys, fpsim, fpsim.cli, fpsim.report, fpsim.plots, fpsim.progress; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stderr
+
+
+# ---------------------------------------------------------------- progress bar
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_draws_only_on_a_terminal():
+    tty, pipe = _Tty(), io.StringIO()
+    with Progress("work", stream=tty, delay=0, interval=0) as bar:
+        for i in range(1, 5):
+            bar(i, 4)
+    assert "work [" in tty.getvalue() and "100%" in tty.getvalue() and tty.getvalue().endswith("\n")
+    with Progress("work", stream=pipe, delay=0, interval=0) as bar:
+        bar(1, 1)
+    assert pipe.getvalue() == ""
+    quiet = _Tty()
+    with Progress("work", stream=quiet, enabled=False, delay=0) as bar:
+        bar(1, 1)
+    assert quiet.getvalue() == ""
+
+
+def test_progress_waits_for_its_delay():
+    tty = _Tty()
+    with Progress("fast", stream=tty, delay=60) as bar:
+        bar(1, 2)
+        bar(2, 2)
+    assert tty.getvalue() == ""
+
+
+def test_stages_weight_the_overall_fraction():
+    seen = []
+    stages = Stages(lambda d, t: seen.append(d / t), {"a": 1, "b": 3})
+    a = stages.stage("a")
+    a(1, 1)
+    b = stages.stage("b")
+    b(1, 2)
+    b(2, 2)
+    assert seen[0] == 0 and seen[1] == 0.25 and seen[-2] == 0.625 and seen[-1] == 1.0
+
+
+# ---------------------------------------------------------------- the README
+
+def test_readme_python_examples_run():
+    """Every ```python block of README.md, in order, in one namespace."""
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
+        blocks = re.findall(r"```python\n(.*?)```", fh.read(), flags=re.S)
+    assert len(blocks) >= 5
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["m"].vrr_ci[0] <= namespace["m"].vrr <= namespace["m"].vrr_ci[1]
+
+
+def test_readme_commands_are_real_subcommands():
+    import re
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    commands = set(re.findall(r"^fpsim (\w+)", text, flags=re.M))
+    assert commands >= {"formats", "quantize", "dot", "vrr", "predict", "measure", "sweep", "report"}
+    assert "pip install -e '.[plot]' && fpsim report" in text
+    assert "pip install -e '.[test]' && python -m pytest" in text
