@@ -193,7 +193,12 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
     mode, pmode = int(spec.rounding), int(spec.product_rounding)
     order = ORDERS[spec.order]
     exact_products = _products_exact_in_float64(A, B)
-    if order in (SEQUENTIAL, CHUNKED):
+    if order in (PAIRWISE, KAHAN) and spec.product is None and not exact_products:
+        raise ValueError(
+            f"order={spec.order!r} with exact products needs operands whose products "
+            "float64 holds exactly (significand widths adding up to at most 53 bits, no "
+            "underflow); pass product=<a format> to round the products first")
+    if order in (SEQUENTIAL, CHUNKED, KAHAN):
         fast = (exact_products and spec.acc.man_bits <= 50
                 and (spec.product is None or spec.product.man_bits <= 51))
         ntiles = M * ((N + TILE - 1) // TILE)
@@ -202,11 +207,6 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
         mac_tiles(A, B, out, init, order, spec.chunk or 1, acc, outer, pf, mode, pmode, k,
                   np.uint64(seed), fast, stats, counts)
     else:
-        if order in (PAIRWISE, KAHAN) and spec.product is None and not exact_products:
-            raise ValueError(
-                f"order={spec.order!r} with exact products needs operands whose products "
-                "float64 holds exactly (significand widths adding up to at most 53 bits, no "
-                "underflow); pass product=<a format> to round the products first")
         counts = np.zeros((builtins.max(M * N, 1), 4), np.int64)
         mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, np.uint64(seed), stats, counts)
     return out, counts.sum(axis=0)

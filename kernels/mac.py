@@ -20,14 +20,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .core import (RD, RNE, RTO, RTZ, SR, as_bits, exponent_of, fma, from_bits, round_value, signbit,
-                   splitmix64,
+from .core import (FNUZ, RD, RNE, RTO, RTZ, SR, as_bits, exponent_of, fma, from_bits,
+                   round_value, signbit, splitmix64,
                    sr_bits, two_sum)
 from .elementwise import add_one, fma_one, mul_one
 from .quantize import _round_add
 
 SEQUENTIAL, CHUNKED, PAIRWISE, KAHAN, EXACT = 0, 1, 2, 3, 4
-TILE = 128
+TILE = 256
 
 _SIGN = np.uint64(0x8000000000000000)
 _ABS = np.uint64(0x7FFFFFFFFFFFFFFF)
@@ -56,12 +56,18 @@ def _fast_params(f):
     sh = np.uint64(52 - m) if m < 52 else _ZERO
     mask = (_ONE << sh) - _ONE
     lo_bits = np.uint64(f[1] + 1023) << np.uint64(52)
-    return sh, mask, lo_bits, as_bits(f[2])
+    xmax_bits = as_bits(f[2])
+    if f[3] == FNUZ:
+        xmax_bits = _ZERO          # no fast path: fnuz zeros and NaN need the general one
+    return sh, mask, lo_bits, xmax_bits
 
 
 @inline
 def _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k):
-    """Bit-trick rounding of the float64 with bits hb; returns (bits, bad)."""
+    """Bit-trick rounding of the float64 with bits hb; returns (bits, bad). An exact zero
+    passes (float64 already gave it IEEE's sign) except under rd, where x + (-x) is -0;
+    callers whose format has no -0 (fnuz) pass lo_bits with the top bit set to refuse
+    zeros (see _fast_params)."""
     ab = hb & _ABS
     if mode == RTO:
         # set the last kept bit if inexact; with m = 0 the significand is always odd
@@ -69,7 +75,7 @@ def _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k):
         rb = (ab & ~mask) | (np.uint64((ab & mask) != _ZERO) * odd_bit)
     else:
         rb = (ab + _round_add(ab, (hb & _SIGN) != _ZERO, sh, mask, mode, ri, k)) & ~mask
-    bad = (ab < lo_bits) | (rb > xmax_bits)
+    bad = ((ab < lo_bits) & ((ab != _ZERO) | (mode == RD))) | (rb > xmax_bits)
     return rb | (hb & _SIGN), bad
 
 
@@ -244,10 +250,73 @@ def _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, acc, pf, mode, pmode, k, seed
                 s[jj] = res
 
 
+@jit
+def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, fast,
+                want_stats, stats, n_cols):
+    """Kahan's compensated sums of a tile of independent dot products, every operation
+    rounded into acc: y = R(p - c); t = R(s + y); c = R(R(t - s) - y); s = t.
+    The four roundings of a step go through the fast path together; an element with any
+    of them flagged redoes its whole step in the general path."""
+    width = np.uint64(j1 - j0)
+    ash, amask, alo, axmax = _fast_params(acc)
+    psh, pmask, plo, pxmax = _fast_params(pf)
+    rounded = pf[0] >= 0
+    obase = np.uint64(i * n_cols + j0)
+    lean = fast and not want_stats and mode in (RNE, RTZ) and (not rounded or pmode in (RNE, RTZ))
+    for kk in range(K):
+        a = A[i, kk]
+        brow = B[kk, j0:j1]
+        any_bad = False
+        if lean:
+            for jj in range(width):
+                p = a * brow[jj]
+                pbad = False
+                if rounded:
+                    pb, pbad = _fast_round_bits(as_bits(p), psh, pmask, plo, pxmax, pmode, 0, 52)
+                    p = from_bits(pb)
+                s0 = s[jj]
+                c0 = c[jj]
+                y, b1, e1 = _fast_add(p, -c0, ash, amask, alo, axmax, mode, 0, 52)
+                t, b2, e2 = _fast_add(s0, y, ash, amask, alo, axmax, mode, 0, 52)
+                d, b3, e3 = _fast_add(t, -s0, ash, amask, alo, axmax, mode, 0, 52)
+                cn, b4, e4 = _fast_add(d, -y, ash, amask, alo, axmax, mode, 0, 52)
+                bad = pbad | b1 | b2 | b3 | b4
+                flags[jj] = bad
+                any_bad |= bad
+                s[jj] = s0 if bad else t
+                c[jj] = c0 if bad else cn
+        if lean and not any_bad:
+            continue
+        for jj in range(width):
+            if lean and not flags[jj]:
+                continue
+            o = obase + jj
+            b = B[kk, j0 + jj]
+            if rounded:
+                rp = sr_bits(_stream(seed, o, 1), kk, k) if pmode == SR else np.int64(0)
+                p = _product(a, b, pf, pmode, rp, k)
+            else:
+                p = a * b                  # exact: the caller checked the operands
+            t0 = np.uint64(4 * kk)
+            st = _stream(seed, o, 0)
+            r1 = sr_bits(st, t0, k) if mode == SR else np.int64(0)
+            r2 = sr_bits(st, t0 + _ONE, k) if mode == SR else np.int64(0)
+            r3 = sr_bits(st, t0 + np.uint64(2), k) if mode == SR else np.int64(0)
+            r4 = sr_bits(st, t0 + np.uint64(3), k) if mode == SR else np.int64(0)
+            s0 = s[jj]
+            y = _add(p, -c[jj], acc, mode, r1, k)
+            t = _add(s0, y, acc, mode, r2, k)
+            if want_stats and y != 0.0 and _finite(s0, y):
+                _count(stats, s0, t, _is_exact_add(s0, y, t, acc))
+            d = _add(t, -s0, acc, mode, r3, k)
+            c[jj] = _add(d, -y, acc, mode, r4, k)
+            s[jj] = t
+
+
 @par
 def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, seed, fast,
               want_stats, stats):
-    """out[i, j] for order sequential (0) or chunked (1); stats[tile] += counts."""
+    """out[i, j] for order sequential (0), chunked (1) or kahan (3); stats[tile] += counts."""
     M, K = A.shape
     N = B.shape[1]
     ntj = (N + TILE - 1) // TILE
@@ -261,6 +330,15 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
         tot = np.empty(w)
         flags = np.zeros(w, dtype=np.bool_)
         st = stats[tile]
+        if order == KAHAN:
+            for jj in range(w):
+                s[jj] = init
+                tot[jj] = 0.0
+            _kahan_pass(A, B, i, j0, j1, K, s, tot, flags, acc, pf, mode, pmode, k, seed, fast,
+                        want_stats, st, N)
+            for jj in range(w):
+                out[i, j0 + jj] = s[jj]
+            continue
         if order == SEQUENTIAL:
             for jj in range(w):
                 s[jj] = init
@@ -356,7 +434,7 @@ def _pairwise(A, B, i, j, lo, hi, acc, pf, mode, pmode, k, seed, o, counter, wan
 
 @par
 def mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, seed, want_stats, stats):
-    """out[i, j] for order pairwise (2), kahan (3) or exact (4), one element per task."""
+    """out[i, j] for order pairwise (2) or exact (4), one element per task."""
     M, K = A.shape
     N = B.shape[1]
     for o in prange(M * N):
@@ -375,25 +453,6 @@ def mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, seed, want_stats
             if want_stats and tree != 0.0 and _finite(init, tree):
                 _count(st, init, res, _is_exact_add(init, tree, res, acc))
             out[i, j] = res
-        elif order == KAHAN:
-            s = init
-            c = 0.0
-            t_ = 0
-            for kk in range(K):
-                p = _prod_value(A[i, kk], B[kk, j], pf, pmode, seed, o, kk, k)
-                r1 = sr_bits(_stream(seed, o, 0), t_, k) if mode == SR else np.int64(0)
-                y = _add(p, -c, acc, mode, r1, k)
-                r2 = sr_bits(_stream(seed, o, 0), t_ + 1, k) if mode == SR else np.int64(0)
-                t = _add(s, y, acc, mode, r2, k)
-                if want_stats and y != 0.0 and _finite(s, y):
-                    _count(st, s, t, _is_exact_add(s, y, t, acc))
-                r3 = sr_bits(_stream(seed, o, 0), t_ + 2, k) if mode == SR else np.int64(0)
-                d = _add(t, -s, acc, mode, r3, k)
-                r4 = sr_bits(_stream(seed, o, 0), t_ + 3, k) if mode == SR else np.int64(0)
-                c = _add(d, -y, acc, mode, r4, k)
-                s = t
-                t_ += 4
-            out[i, j] = s
         else:
             out[i, j] = _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o)
 
