@@ -16,7 +16,7 @@ from ._args import as_format, float_array, format_params, seed_value, sr_bits_va
 from .formats import Format
 from .quantize import quantize
 from .rounding import Rounding, as_rounding
-from .kernels.mac import (CHUNKED, EXACT, KAHAN, PAIRWISE, SEQUENTIAL, TILE, mac_single,
+from .kernels.mac import (CHUNKED, EXACT, KAHAN, PAIRWISE, SEQUENTIAL, TILE, mac_exact,
                           mac_tiles, operand_range)
 
 __all__ = ["AccumSpec", "SwampStats", "ORDERS", "dot", "sum", "matmul"]
@@ -198,7 +198,10 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
             f"order={spec.order!r} with exact products needs operands whose products "
             "float64 holds exactly (significand widths adding up to at most 53 bits, no "
             "underflow); pass product=<a format> to round the products first")
-    if order in (SEQUENTIAL, CHUNKED, KAHAN):
+    if order == EXACT:
+        counts = np.zeros((1, 4), np.int64)          # the exact order rounds once: no counts
+        mac_exact(A, B, out, init, acc, pf, mode, pmode, k, np.uint64(seed))
+    else:
         fast = (exact_products and spec.acc.man_bits <= 50
                 and (spec.product is None or spec.product.man_bits <= 51))
         ntiles = M * ((N + TILE - 1) // TILE)
@@ -206,9 +209,6 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
         outer = format_params(spec.outer) if order == CHUNKED else acc
         mac_tiles(A, B, out, init, order, spec.chunk or 1, acc, outer, pf, mode, pmode, k,
                   np.uint64(seed), fast, stats, counts)
-    else:
-        counts = np.zeros((builtins.max(M * N, 1), 4), np.int64)
-        mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, np.uint64(seed), stats, counts)
     return out, counts.sum(axis=0)
 
 

@@ -313,10 +313,97 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, 
             s[jj] = t
 
 
+@jit
+def _pairwise_tile(A, B, i, j0, j1, K, init, res, flags, acc, pf, mode, pmode, k, seed, fast,
+                   want_stats, stats, n_cols):
+    """Pairwise sums of a tile of independent dot products: a balanced tree over [0, K),
+    [lo, hi) split at lo + (hi - lo) // 2, every internal node rounded into acc, then
+    res = R(init + tree). The tree is the same for every column, so each node is one
+    vectorised pass over the tile (explicit post-order stack, no recursion)."""
+    width = j1 - j0
+    ash, amask, alo, axmax = _fast_params(acc)
+    psh, pmask, plo, pxmax = _fast_params(pf)
+    rounded = pf[0] >= 0
+    obase = i * n_cols + j0
+    lean = fast and not want_stats and mode in (RNE, RTZ) and (not rounded or pmode in (RNE, RTZ))
+    depth = 130
+    slo = np.empty(depth, np.int64)
+    shi = np.empty(depth, np.int64)
+    sst = np.zeros(depth, np.int64)
+    vals = np.empty((depth, width))
+    sp = 1
+    vp = 0
+    slo[0] = 0
+    shi[0] = K
+    counter = 0                            # rounded additions so far, in post-order
+    uw = np.uint64(width)
+    while sp > 0:
+        top = sp - 1
+        l0 = slo[top]
+        h0 = shi[top]
+        if h0 - l0 == 1:                   # leaf: the products of step l0
+            a = A[i, l0]
+            v = vals[vp]
+            for jj in range(width):
+                b = B[l0, j0 + jj]
+                if rounded:
+                    rp = sr_bits(_stream(seed, obase + jj, 1), l0, k) if pmode == SR else np.int64(0)
+                    v[jj] = _product(a, b, pf, pmode, rp, k)
+                else:
+                    v[jj] = a * b
+            vp += 1
+            sp -= 1
+            continue
+        if sst[top] == 0:
+            mid = l0 + (h0 - l0) // 2
+            sst[top] = 1
+            slo[sp] = mid
+            shi[sp] = h0
+            sst[sp] = 0
+            slo[sp + 1] = l0
+            shi[sp + 1] = mid
+            sst[sp + 1] = 0
+            sp += 2
+            continue
+        left = vals[vp - 2]
+        right = vals[vp - 1]
+        any_bad = False
+        if lean:
+            for jj in range(uw):
+                x = left[jj]
+                r, bad, ex = _fast_add(x, right[jj], ash, amask, alo, axmax, mode, 0, 52)
+                flags[jj] = bad
+                any_bad |= bad
+                left[jj] = x if bad else r
+        if any_bad or not lean:
+            for jj in range(width):
+                if lean and not flags[jj]:
+                    continue
+                ri = sr_bits(_stream(seed, obase + jj, 0), counter, k) if mode == SR else np.int64(0)
+                x = left[jj]
+                y = right[jj]
+                r = _add(x, y, acc, mode, ri, k)
+                if want_stats and y != 0.0 and _finite(x, y):
+                    _count(stats, x, r, _is_exact_add(x, y, r, acc))
+                left[jj] = r
+        counter += 1
+        vp -= 1
+        sp -= 1
+    tree = vals[0]
+    for jj in range(width):
+        ri = sr_bits(_stream(seed, obase + jj, 0), counter, k) if mode == SR else np.int64(0)
+        t = tree[jj]
+        r = _add(init, t, acc, mode, ri, k)
+        if want_stats and t != 0.0 and _finite(init, t):
+            _count(stats, init, r, _is_exact_add(init, t, r, acc))
+        res[jj] = r
+
+
 @par
 def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, seed, fast,
               want_stats, stats):
-    """out[i, j] for order sequential (0), chunked (1) or kahan (3); stats[tile] += counts."""
+    """out[i, j] for the orders that run as tiles of independent dot products: sequential,
+    chunked, pairwise, kahan; stats[tile] += counts."""
     M, K = A.shape
     N = B.shape[1]
     ntj = (N + TILE - 1) // TILE
@@ -330,6 +417,16 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
         tot = np.empty(w)
         flags = np.zeros(w, dtype=np.bool_)
         st = stats[tile]
+        if order == PAIRWISE:
+            if K == 0:
+                for jj in range(w):
+                    out[i, j0 + jj] = init
+                continue
+            _pairwise_tile(A, B, i, j0, j1, K, init, s, flags, acc, pf, mode, pmode, k, seed,
+                           fast, want_stats, st, N)
+            for jj in range(w):
+                out[i, j0 + jj] = s[jj]
+            continue
         if order == KAHAN:
             for jj in range(w):
                 s[jj] = init
@@ -371,7 +468,7 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
             out[i, j0 + jj] = tot[jj]
 
 
-# ---- pairwise, kahan, exact: one dot product at a time ---------------------------------
+# ---- exact: one dot product at a time -----------------------------------------------------
 @inline
 def _prod_value(a, b, pf, pmode, seed, o, kk, k):
     """Leaf of pairwise / addend of kahan: the product, rounded into pf if pf[0] >= 0;
@@ -382,79 +479,15 @@ def _prod_value(a, b, pf, pmode, seed, o, kk, k):
     return a * b
 
 
-@jit
-def _pairwise(A, B, i, j, lo, hi, acc, pf, mode, pmode, k, seed, o, counter, want_stats, st):
-    """Balanced tree over [lo, hi): split at lo + (hi - lo) // 2; every internal node is
-    rounded into acc. Explicit stack (post-order), so no recursion in the kernel."""
-    # stack of (lo, hi, state); values stack of partial sums
-    size = 2 * 64 + 4
-    slo = np.empty(size, np.int64)
-    shi = np.empty(size, np.int64)
-    sst = np.empty(size, np.int64)
-    vals = np.empty(size)
-    sp = 0
-    vp = 0
-    slo[0] = lo
-    shi[0] = hi
-    sst[0] = 0
-    sp = 1
-    while sp > 0:
-        top = sp - 1
-        l0 = slo[top]
-        h0 = shi[top]
-        if h0 - l0 == 1:
-            vals[vp] = _prod_value(A[i, l0], B[l0, j], pf, pmode, seed, o, l0, k)
-            vp += 1
-            sp -= 1
-            continue
-        mid = l0 + (h0 - l0) // 2
-        if sst[top] == 0:
-            sst[top] = 1
-            slo[sp] = mid
-            shi[sp] = h0
-            sst[sp] = 0
-            slo[sp + 1] = l0
-            shi[sp + 1] = mid
-            sst[sp + 1] = 0
-            sp += 2
-            continue
-        right = vals[vp - 1]
-        left = vals[vp - 2]
-        vp -= 2
-        ri = sr_bits(_stream(seed, o, 0), counter[0], k) if mode == SR else np.int64(0)
-        counter[0] += 1
-        res = _add(left, right, acc, mode, ri, k)
-        if want_stats and right != 0.0 and _finite(left, right):
-            _count(st, left, res, _is_exact_add(left, right, res, acc))
-        vals[vp] = res
-        vp += 1
-        sp -= 1
-    return vals[0]
-
-
 @par
-def mac_single(A, B, out, init, order, acc, pf, mode, pmode, k, seed, want_stats, stats):
-    """out[i, j] for order pairwise (2) or exact (4), one element per task."""
+def mac_exact(A, B, out, init, acc, pf, mode, pmode, k, seed):
+    """out[i, j] for order exact: the exact sum rounded once, one element per task."""
     M, K = A.shape
     N = B.shape[1]
     for o in prange(M * N):
         i = o // N
         j = o % N
-        st = stats[o]
-        if order == PAIRWISE:
-            counter = np.zeros(1, np.int64)
-            if K == 0:
-                out[i, j] = init
-                continue
-            tree = _pairwise(A, B, i, j, 0, K, acc, pf, mode, pmode, k, seed, o, counter,
-                             want_stats, st)
-            ri = sr_bits(_stream(seed, o, 0), counter[0], k) if mode == SR else np.int64(0)
-            res = _add(init, tree, acc, mode, ri, k)
-            if want_stats and tree != 0.0 and _finite(init, tree):
-                _count(st, init, res, _is_exact_add(init, tree, res, acc))
-            out[i, j] = res
-        else:
-            out[i, j] = _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o)
+        out[i, j] = _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o)
 
 
 # ---- exact: a Kulisch-style fixed-point accumulator ------------------------------------

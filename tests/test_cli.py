@@ -149,7 +149,7 @@ def test_dot_random_table_all_orders():
     out = run("dot", "--n", "300", "--acc", "e6m8", "--seed", "3").stdout
     for order in ("sequential", "chunked(64)", "pairwise", "kahan", "exact"):
         assert order in out
-    assert "exact sum of the products" in out and "full swamp" in out
+    assert "exact sum of the exact products" in out and "full swamp" in out
 
 
 def test_dot_given_vectors_csv():

@@ -1,0 +1,916 @@
+"""The ``fpsim`` command: formats, rounding, small MAC experiments, the analytical and the
+measured variance retention ratio, the per-layer precision prediction and the report.
+
+Run ``fpsim --help`` or ``fpsim COMMAND --help``. Every command prints a readable table by
+default and JSON (``--json``) or CSV (``--csv``) for machines. Exit status: 0 success,
+1 runtime failure (e.g. a file that cannot be written), 2 invalid usage or argument values.
+Errors are one line on stderr, ``fpsim: error: ...``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import struct
+import sys
+from fractions import Fraction
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line usage: reported on one line, exit status 2."""
+
+
+# ------------------------------------------------------------------ argparse plumbing
+
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Keep the epilog's examples as written and show defaults."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30, width=min(100, _terminal_width()))
+
+
+def _terminal_width() -> int:
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 100
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors become :class:`UsageError` (one line, exit 2)
+    instead of a usage dump and ``SystemExit``."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def _format_arg(text: str):
+    from .formats import Format
+    try:
+        return Format.parse(text)
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rounding_arg(text: str):
+    from .rounding import as_rounding
+    try:
+        return as_rounding(text)
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _int_arg(text: str, low: int = 0, what: str = "an integer") -> int:
+    t = text.strip().replace("_", "")
+    try:
+        if "^" in t or "**" in t:
+            base, exp = t.replace("**", "^").split("^")
+            value = int(base) ** int(exp)
+        else:
+            value = int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what} (e.g. 576 or 2^10), got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected {what} >= {low}, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    """A length or trial count: an integer >= 1, '2^10' allowed."""
+    return _int_arg(text, 1, "a positive integer")
+
+
+def _bits_list(text: str) -> list[int]:
+    """Mantissa widths: '6', '4..12' (inclusive range) or '4,6,8'."""
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if ".." in part:
+            lo, hi = (_int_arg(p, 0, "a bit count") for p in part.split("..", 1))
+            if hi < lo:
+                raise argparse.ArgumentTypeError(f"empty range {part!r}: write low..high")
+            out.extend(range(lo, hi + 1))
+        elif part:
+            out.append(_int_arg(part, 0, "a bit count"))
+    return out
+
+
+def _count_list(text: str) -> list[int]:
+    return [_count(p) for p in text.split(",") if p.strip()]
+
+
+def _mp_arg(text: str):
+    """Product mantissa bits, or 'none' for unrounded float64 products."""
+    if text.strip().lower() in ("none", "exact", "-"):
+        return None
+    return _int_arg(text, 0, "a bit count")
+
+
+def _chunk_arg(text: str):
+    """A chunk length, or 'none' for a single sequential sum."""
+    if text.strip().lower() in ("none", "no", "off", "-", "0"):
+        return None
+    return _int_arg(text, 1, "a chunk length")
+
+
+def _flatten(values):
+    out = []
+    for v in values:
+        out.extend(v if isinstance(v, list) else [v])
+    return out
+
+
+def _unique(values):
+    seen, out = set(), []
+    for v in values:
+        if v not in seen:
+            seen.add(v)
+            out.append(v)
+    return out
+
+
+def _add_output(p, csv_ok: bool = True):
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    if csv_ok:
+        g.add_argument("--csv", action="store_true", help="print CSV instead of a table")
+
+
+# ------------------------------------------------------------------ output helpers
+
+def _fmt_num(x, digits: int = 6) -> str:
+    """A short human-readable number."""
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "no"
+    if isinstance(x, int):
+        return str(x)
+    x = float(x)
+    if math.isnan(x) or math.isinf(x):
+        return str(x)
+    if x == 0:
+        return "-0" if math.copysign(1.0, x) < 0 else "0"
+    return f"{x:.{digits}g}"
+
+
+def _pow2(x: float) -> str:
+    """'2^-24' for a power of two, else the shortest repr."""
+    if x > 0:
+        m, e = math.frexp(x)
+        if m == 0.5:
+            return f"2^{e - 1}"
+    return repr(x)
+
+
+def _table(headers, rows, right=None) -> str:
+    cells = [list(map(str, headers))] + [[str(c) for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    right = right if right is not None else [False] + [True] * (len(headers) - 1)
+    lines = []
+    for k, r in enumerate(cells):
+        lines.append("  ".join(c.rjust(w) if right[i] else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def _json_default(o):
+    import numpy as np
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    if hasattr(o, "_asdict"):
+        return o._asdict()
+    return str(o)
+
+
+def _json_clean(o):
+    """JSON has no inf/NaN: write them as strings."""
+    if isinstance(o, float) and (math.isinf(o) or math.isnan(o)):
+        return str(o)
+    if isinstance(o, dict):
+        return {k: _json_clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_json_clean(v) for v in o]
+    return o
+
+
+def _dumps(obj) -> str:
+    obj = json.loads(json.dumps(obj, default=_json_default))
+    return json.dumps(_json_clean(obj), indent=1, allow_nan=False)
+
+
+def _records_csv(records) -> str:
+    """CSV of a list of flat dicts (the keys of the first one are the header)."""
+    return _csv_text(list(records[0]), [list(r.values()) for r in records])
+
+
+def _csv_text(headers, rows) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(headers)
+    w.writerows(rows)
+    return out.getvalue()
+
+
+def _progress(args, label):
+    from .progress import Progress
+    return Progress(label, enabled=False if getattr(args, "quiet", False) else None)
+
+
+# ------------------------------------------------------------------ fpsim formats
+
+_PRESET_ORDER = ["binary64", "binary32", "tf32", "binary16", "bfloat16", "fp8_e4m3fn", "fp8_e5m2",
+                 "fp8_e4m3fnuz", "fp8_e5m2fnuz", "fp6_e3m2", "fp6_e2m3", "fp4_e2m1"]
+
+
+def _where_special(f):
+    inf = "top exp, M=0" if f.has_inf else "none"
+    nan = {"ieee": "top exp, M!=0" if f.man_bits else "none",
+           "fn": "S.1..1.1..1", "fnuz": "1.0..0.0..0 (-0)", "finite": "none"}[f.flavour]
+    return inf, nan
+
+
+def _format_record(name, f):
+    inf, nan = _where_special(f)
+    return {"name": name, "format": f.name, "bits": f.bits, "exp_bits": f.exp_bits,
+            "man_bits": f.man_bits, "bias": f.bias, "flavour": f.flavour,
+            "max": f.max, "smallest_normal": f.smallest_normal,
+            "smallest_subnormal": f.smallest_subnormal, "eps": f.eps,
+            "subnormals": f.subnormals, "inf": inf, "nan": nan}
+
+
+def cmd_formats(args) -> int:
+    from .formats import PRESETS, accumulator, paper_fp8
+    if args.names:
+        items = [(t, _format_arg(t)) for t in args.names]
+    else:
+        items = [(n, PRESETS[n]) for n in _PRESET_ORDER]
+        items += [("paper_fp8", paper_fp8), ("accumulator(9)", accumulator(9))]
+    records = [_format_record(n, f) for n, f in items]
+    headers = ["name", "format", "bits", "e", "m", "bias", "max", "min normal",
+               "min subnormal", "eps", "inf", "NaN"]
+    rows = []
+    for r, (n, f) in zip(records, items):
+        rows.append([n, r["format"], r["bits"], r["exp_bits"], r["man_bits"], r["bias"],
+                     repr(f.max), _pow2(f.smallest_normal), _pow2(f.smallest_subnormal),
+                     _pow2(f.eps), r["inf"], r["nan"]])
+    if args.csv:
+        sys.stdout.write(_records_csv(records))
+        return EXIT_OK
+    if args.json:
+        print(_dumps(records))
+        return EXIT_OK
+    print(_table(headers, rows, right=[False, False] + [True] * 8 + [False, False]))
+    if not args.names:
+        print("\naccumulator(m) is the paper's (1, 6, m) accumulator: "
+              "fpsim.formats.accumulator(m) or the name e6m<m>.\n"
+              "Any format parses from e<E>m<M>[fn|fnuz|finite][_b<bias>][_nosub], e.g. "
+              "'fpsim formats e6m9 e4m3fnuz'.")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ fpsim quantize
+
+def _parse_value(text: str):
+    """(float64 value, None) for a token float64 reads exactly (inf, nan, hex floats, zero),
+    (None, exact Fraction) otherwise.
+
+    A decimal or fraction that float64 cannot hold exactly is first rounded to float64 *to
+    odd*, which makes the second rounding into any format with at least two fewer bits
+    (man_bits <= 50) exactly the rounding of the real number you typed."""
+    t = text.strip()
+    low = t.lower().lstrip("+-")
+    if low in ("inf", "infinity", "nan"):
+        return float(t), None
+    if low.startswith("0x"):
+        try:
+            return float.fromhex(t), None
+        except ValueError:
+            raise UsageError(f"cannot read {text!r} as a number") from None
+    try:
+        exact = Fraction(t)
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"cannot read {text!r} as a number (decimal, fraction like 1/3, "
+                         "hex float like 0x1.8p3, inf or nan)") from None
+    if exact == 0:
+        return (-0.0 if t.startswith("-") else 0.0), None
+    return None, exact
+
+
+def _round_to_odd_double(x: Fraction) -> float:
+    """x rounded into float64 with round-to-odd (exact when x is a double)."""
+    big = sys.float_info.max
+    try:
+        f = float(x)
+    except OverflowError:
+        return math.copysign(big, x)
+    if math.isinf(f):
+        return math.copysign(big, x)
+    if Fraction(f) == x:
+        return f
+    t = f if abs(Fraction(f)) < abs(x) else math.nextafter(f, 0.0)
+    bits = struct.unpack("<Q", struct.pack("<d", t))[0]
+    if bits & 1 == 0:
+        t = math.nextafter(t, math.copysign(math.inf, x))
+    return t
+
+
+def _bit_string(code: int, f) -> str:
+    b = format(int(code), f"0{f.bits}b")
+    return f"{b[0]} {b[1:1 + f.exp_bits]} {b[1 + f.exp_bits:]}".rstrip()
+
+
+def cmd_quantize(args) -> int:
+    import numpy as np
+    from .quantize import encode, quantize
+    f, mode = args.format, args.rounding
+    tokens = list(args.values)
+    if not tokens or tokens == ["-"]:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise UsageError("quantize: give values to round, e.g. 'fpsim quantize 0.1 1/3 "
+                             "--format fp16', or pipe them in with '-'")
+        tokens = sys.stdin.read().replace(",", " ").split()
+        if not tokens:
+            raise UsageError("quantize: no values on standard input")
+    carriers, exacts = [], []
+    direct = f.man_bits > 50 or f.emin - f.man_bits < -1072
+    for t in tokens:
+        value, exact = _parse_value(t)
+        if exact is not None:
+            value = float(exact) if direct else _round_to_odd_double(exact)
+        carriers.append(value)
+        exacts.append(exact)
+    q = quantize(np.array(carriers, dtype=np.float64), f, mode, saturate=args.saturate,
+                 seed=args.seed)
+    codes = encode(q, f)
+    records, rows = [], []
+    hexw = (f.bits + 3) // 4
+    for t, x, e, v, c in zip(tokens, carriers, exacts, q.tolist(), np.atleast_1d(codes).tolist()):
+        if e is not None and math.isfinite(v):
+            err = float(Fraction(v) - e) if abs(e) < 2**1024 else None
+        elif math.isfinite(v) and math.isfinite(x):
+            err = v - x
+        else:
+            err = None
+        rec = {"input": t, "value": v, "hex": f"0x{c:0{hexw}x}", "code": c,
+               "bits": _bit_string(c, f), "error": err}
+        records.append(rec)
+        rows.append([t, repr(v), rec["hex"], rec["bits"], _fmt_num(err, 4)])
+    headers = ["input", "rounded", "code", "sign exponent mantissa", "rounded - input"]
+    if args.json:
+        print(_dumps({"format": f.name, "rounding": str(mode), "saturate": args.saturate,
+                      "values": records}))
+    elif args.csv:
+        sys.stdout.write(_records_csv(records))
+    else:
+        print(f"format {f.name} (e={f.exp_bits} m={f.man_bits} bias={f.bias} {f.flavour}), "
+              f"rounding {mode}{', saturating' if args.saturate else ''}")
+        print(_table(headers, rows, right=[False, True, True, False, True]))
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ fpsim dot
+
+def _vector(text: str, name: str):
+    import numpy as np
+    try:
+        return np.array([float(v) for v in text.replace(",", " ").split()], dtype=np.float64)
+    except ValueError:
+        raise UsageError(f"dot: {name} must be comma-separated numbers, got {text!r}") from None
+
+
+def _random_operands(n, dist, fmt, seed):
+    import numpy as np
+    from .quantize import quantize
+    rng = np.random.default_rng(seed)
+    if dist == "ones":
+        return np.ones(n), np.ones(n)
+    draw = rng.standard_normal if dist == "gaussian" else (lambda size: rng.uniform(-1, 1, size))
+    a, b = draw(size=n), draw(size=n)
+    if fmt is not None:
+        a, b = quantize(a, fmt), quantize(b, fmt)
+    return a, b
+
+
+def cmd_dot(args) -> int:
+    from .accumulate import AccumSpec, dot
+    if (args.a is None) != (args.b is None):
+        raise UsageError("dot: give both --a and --b, or neither (random vectors of length --n)")
+    if args.a is not None:
+        a, b = _vector(args.a, "--a"), _vector(args.b, "--b")
+        if args.operand is not None:
+            from .quantize import quantize
+            a, b = quantize(a, args.operand), quantize(b, args.operand)
+        source = "given vectors" + (f" rounded into {args.operand.name}" if args.operand else "")
+    else:
+        operand = args.operand
+        if operand is None and args.dist != "ones":
+            from .formats import paper_fp8
+            operand = paper_fp8
+        a, b = _random_operands(args.n, args.dist, operand, args.seed)
+        source = (f"{args.n} pairs of ones" if args.dist == "ones" else
+                  f"{args.n} random {args.dist} pairs") + (
+            f" rounded into {operand.name}" if operand is not None and args.dist != "ones" else "")
+    exact = float(dot(a, b, AccumSpec("binary64", order="exact")))
+    orders = _unique(args.order)
+    records, rows = [], []
+    for order in orders:
+        spec = AccumSpec(args.acc, product=args.product, rounding=args.rounding, order=order,
+                         chunk=args.chunk if order == "chunked" else None)
+        try:
+            value, st = dot(a, b, spec, stats=True, seed=args.seed)
+        except ValueError as exc:
+            hint = (" (on the command line: --product FORMAT, or --operand FORMAT to round the "
+                    "operands)" if "product=" in str(exc) else "")
+            raise ValueError(f"order {order}: {exc}{hint}") from None
+        value = float(value)
+        err = value - exact if math.isfinite(value) else math.nan
+        label = f"chunked({args.chunk})" if order == "chunked" else order
+        rec = {"order": label, "result": value, "exact": exact, "error": err,
+               "relative_error": (err / abs(exact)) if exact else None,
+               "additions": st.additions, "full_swamping": st.full,
+               "partial_swamping": st.partial}
+        records.append(rec)
+        rows.append([label, repr(value), _fmt_num(err, 4),
+                     _fmt_num(rec["relative_error"], 3), st.additions, st.full, st.partial])
+    headers = ["order", "result", "error", "rel. error", "additions", "full swamp", "partial swamp"]
+    info = {"n": int(a.size), "operands": source, "acc": args.acc.name,
+            "product": args.product.name if args.product else "exact",
+            "rounding": str(args.rounding), "exact": exact}
+    if args.json:
+        print(_dumps({**info, "rows": records}))
+    elif args.csv:
+        sys.stdout.write(_records_csv(records))
+    else:
+        print(f"{info['n']} products ({source}); accumulator {info['acc']}, products "
+              f"{info['product']}, rounding {info['rounding']}")
+        print(f"exact sum of the exact products (rounded once to float64): {exact!r}\n")
+        print(_table(headers, rows))
+        print("\nfull swamp: additions whose addend vanished entirely (s + p rounded back to s);"
+              "\npartial swamp: the addend survived but lost low bits.")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ fpsim vrr
+
+def cmd_vrr(args) -> int:
+    from .vrr import min_macc, variance_lost, vrr
+    opts = dict(m_p=args.m_p, nzr=args.nzr, model=args.model)
+    ns = _unique(_flatten(args.n))
+    chunks = _unique(args.chunk)
+    ln_cut = math.log(args.cutoff)
+    records, rows, knees = [], [], []
+    for chunk in chunks:
+        for n in ns:
+            c = chunk if chunk is not None and chunk < n else None
+            knee = min_macc(n, chunk=c, cutoff=args.cutoff, **opts)
+            knees.append({"n": n, "chunk": chunk, "knee": knee})
+            m_accs = _unique(_flatten(args.m_acc)) if args.m_acc else [
+                m for m in (knee - 1, knee, knee + 1) if m >= 0]
+            for m in m_accs:
+                r = vrr(n, m, chunk=c, **opts)
+                vl = variance_lost(n, m, chunk=c, **opts)
+                ok = vl <= ln_cut
+                rec = {"n": n, "chunk": chunk, "m_acc": m, "m_p": args.m_p, "model": args.model,
+                       "vrr": r, "one_minus_vrr": 1.0 - r, "variance_lost": vl,
+                       "exp_variance_lost": math.exp(vl) if vl < 700 else math.inf,
+                       "meets_cutoff": bool(ok), "knee": knee}
+                records.append(rec)
+                rows.append([n, chunk or "-", m, f"{r:.6f}", _fmt_num(1.0 - r, 3),
+                             _fmt_num(vl, 4), _fmt_num(rec["exp_variance_lost"], 3),
+                             "yes" if ok else "no", knee])
+    headers = ["n", "chunk", "m_acc", "VRR", "1-VRR", "var. lost", "exp(var. lost)",
+               f"<= {args.cutoff:g}", "knee m_acc"]
+    if args.json:
+        print(_dumps({"m_p": args.m_p, "model": args.model, "nzr": args.nzr,
+                      "cutoff": args.cutoff, "rows": records, "knees": knees}))
+    elif args.csv:
+        sys.stdout.write(_records_csv(records))
+    else:
+        print(f"analytical VRR, model {args.model!r}, m_p={args.m_p}, nzr={args.nzr:g}; "
+              f"variance lost = n(1-VRR) in units of one product's variance")
+        print(_table(headers, rows))
+        print(f"\nknee m_acc = the smallest m_acc with exp(variance lost) <= {args.cutoff:g} "
+              "(Sakr et al., ICLR 2019).")
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ fpsim predict
+
+def cmd_predict(args) -> int:
+    from .predict import networks, predict
+    names = list(networks()) if args.network == "all" else [args.network]
+    tables = [predict(n, batch=args.batch, chunk=args.chunk, m_p=args.m_p, nzr=args.nzr,
+                      cutoff=args.cutoff, model=args.model) for n in names]
+    if args.json:
+        out = [json.loads(t.to_json()) for t in tables]
+        print(_dumps(out[0] if len(out) == 1 else out))
+        return EXIT_OK
+    if args.csv:
+        if len(tables) == 1:
+            sys.stdout.write(tables[0].to_csv())
+        else:
+            rows = [[t.network, *r] for t in tables for r in t.rows]
+            sys.stdout.write(_csv_text(["network", *tables[0].rows[0]._fields], rows))
+        return EXIT_OK
+    for k, t in enumerate(tables):
+        if k:
+            print()
+        if args.summary:
+            print(" ".join(f"{a}={b}" for a, b in t.settings().items()))
+            print(_table(["gemm", "n (max)", "m_acc (max)", f"m_acc chunk {t.chunk} (max)"],
+                         _summary_rows(t)))
+        else:
+            print(t)
+    return EXIT_OK
+
+
+def _summary_rows(table):
+    rows = []
+    for gemm in ("FWD", "BWD", "GRAD"):
+        sel = [r for r in table.rows if r.gemm == gemm]
+        rows.append([gemm, max(r.n for r in sel), max(r.m_acc for r in sel),
+                     max(r.m_acc_chunked for r in sel)])
+    return rows
+
+
+# ------------------------------------------------------------------ fpsim measure / sweep
+
+def _measure_module():
+    try:
+        from . import measure
+    except ImportError as exc:  # pragma: no cover - while fpsim.measure is being built
+        raise RuntimeError(f"the Monte Carlo module fpsim.measure is not available ({exc})") from None
+    return measure
+
+
+def _accum_spec(m_acc, exp_bits, chunk, rounding):
+    from .accumulate import AccumSpec
+    from .formats import accumulator
+    acc = accumulator(m_acc, exp_bits)
+    if chunk is None:
+        return AccumSpec(acc, rounding=rounding)
+    return AccumSpec(acc, rounding=rounding, order="chunked", chunk=chunk)
+
+
+def cmd_measure(args) -> int:
+    from .vrr import variance_lost
+    measure = _measure_module()
+    records, rows = [], []
+    ns = _unique(_flatten(args.n))
+    m_accs = _unique(_flatten(args.m_acc))
+    with _progress(args, "measure") as bar:
+        todo = [(n, m) for n in ns for m in m_accs]
+        for k, (n, m) in enumerate(todo):
+            spec = _accum_spec(m, args.exp_bits, args.chunk, args.rounding)
+            res = measure.measure_vrr(n, spec, trials=args.trials, dist=args.dist, m_p=args.m_p,
+                                      nzr=args.nzr, seed=args.seed)
+            mp = args.m_p if args.m_p is not None else 52
+            c = args.chunk if args.chunk is not None and args.chunk < n else None
+            model = variance_lost(n, m, m_p=mp, chunk=c, nzr=args.nzr)
+            d = res.to_dict()
+            d["model_variance_lost"] = model
+            records.append(d)
+            st = res.stats
+            rows.append([n, args.chunk or "-", m, f"{res.vrr:.6f}",
+                         f"[{res.vrr_ci[0]:.6f}, {res.vrr_ci[1]:.6f}]",
+                         _fmt_num(res.variance_lost, 4),
+                         f"[{_fmt_num(res.variance_lost_ci[0], 3)}, {_fmt_num(res.variance_lost_ci[1], 3)}]",
+                         _fmt_num(model, 4),
+                         f"{st.full / st.additions:.2%}" if st.additions else "-",
+                         f"{st.partial / st.additions:.2%}" if st.additions else "-"])
+            bar(k + 1, len(todo))
+    headers = ["n", "chunk", "m_acc", "VRR", "95% CI", "var. lost", "95% CI", "model",
+               "full swamp", "partial swamp"]
+    if args.json:
+        print(_dumps(records[0] if len(records) == 1 else records))
+    elif args.csv:
+        flat = [{k: v for k, v in r.items() if not isinstance(v, (dict, list, tuple))} for r in records]
+        sys.stdout.write(_records_csv(flat))
+    else:
+        print(f"Monte Carlo VRR: {args.trials} trials of {args.dist} products"
+              f"{f' rounded to m_p={args.m_p}' if args.m_p is not None else ''}, accumulator "
+              f"e{args.exp_bits}m<m_acc>, rounding {args.rounding}, seed {args.seed}")
+        print(_table(headers, rows))
+        print("\nvar. lost = n(1 - VRR) in units of one product's variance; 'model' is the "
+              "analytical full + partial swamping value (fpsim.variance_lost).")
+    return EXIT_OK
+
+
+def cmd_sweep(args) -> int:
+    measure = _measure_module()
+    ns = _unique(_flatten(args.n))
+    m_accs = _unique(_flatten(args.m_acc))
+    with _progress(args, "sweep") as bar:
+        table = measure.sweep(ns, m_accs, chunks=tuple(_unique(args.chunk)),
+                              roundings=tuple(str(r) for r in _unique(args.rounding)),
+                              dists=tuple(_unique(args.dist)), trials=args.trials,
+                              m_p=args.m_p, exp_bits=args.exp_bits, seed=args.seed, progress=bar)
+    if args.plot:
+        from . import plots
+        plots.sweep_plot(table.rows, args.plot, cutoff=args.cutoff, m_p=args.m_p,
+                         trials=args.trials)
+    if args.json:
+        print(table.to_json())
+    elif args.csv:
+        sys.stdout.write(table.to_csv())
+    else:
+        cols = [c for c, many in (("dist", len(set(args.dist)) > 1),
+                                  ("rounding", len(set(args.rounding)) > 1)) if many]
+        cols += ["chunk", "n", "m_acc", "vrr", "variance_lost", "vl_lo", "vl_hi", "vl_paper",
+                 "full", "partial", "additions"]
+        print(table.format(columns=cols))
+        print("\nvariance_lost = n(1 - VRR), 95% interval [vl_lo, vl_hi]; vl_paper: the analytical "
+              "value; full/partial: swamping counts over all trials")
+        rows = [[k["n"], k["chunk"] or "-", k["rounding"], k["dist"], _fmt_num(k["knee"]),
+                 _fmt_num(k["knee_hi"]), _fmt_num(k["knee_lo"]), k["min_macc"]]
+                for k in table.knee(cutoff=args.cutoff)]
+        print(f"\nknee: smallest m_acc of the sweep from which every measured variance lost is "
+              f"<= ln {args.cutoff:g}\n(conservative/optimistic: the same on the intervals' "
+              "tops/bottoms; '-': not reached)")
+        print(_table(["n", "chunk", "rounding", "dist", "measured", "conservative", "optimistic",
+                      "analytical"], rows))
+    if args.plot:
+        print(f"figure written to {args.plot}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ fpsim report
+
+def cmd_report(args) -> int:
+    from .report import generate
+    result = generate(args.out, quick=args.quick, seed=args.seed,
+                      progress=not args.quiet, trials=args.trials)
+    print(result.summary)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ the parser
+
+_MAIN_EPILOG = """\
+examples:
+  fpsim report                      the main job: predicted precision, Figure 2, checks -> report/
+  fpsim report --quick --out /tmp/r  the same with fewer trials (CI)
+  fpsim formats                     presets and their numbers
+  fpsim quantize 0.1 1/3 1e5 --format fp16
+  fpsim dot --n 4096 --acc e6m8 --order sequential chunked --chunk 64
+  fpsim vrr --n 576 4608 --m-p 5 --chunk none 64
+  fpsim predict resnet18 --summary
+  fpsim measure --n 4608 --m-acc 8 9 --trials 2000 --m-p 5
+  fpsim sweep --n 256 1024 4096 --m-acc 6..10 --trials 500 --plot fig2.png
+
+exit status: 0 success, 1 runtime failure, 2 invalid usage or argument values.
+Every command takes --help; tables by default, --json / --csv for machines."""
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .accumulate import ORDERS
+    from .measure import DISTRIBUTIONS
+    from .predict import networks
+    from .vrr import MODELS
+
+    parser = _Parser(
+        prog="fpsim", formatter_class=_Formatter, epilog=_MAIN_EPILOG,
+        description="Bit-accurate reduced-precision floating point, and the variance retention "
+                    "ratio (VRR) analysis of accumulator precision (Sakr et al., ICLR 2019).")
+    parser.add_argument("--version", action="version", version=f"fpsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def command(name, help, epilog, description=None):
+        p = sub.add_parser(name, help=help, description=description or help,
+                           epilog="examples:\n" + epilog, formatter_class=_Formatter)
+        return p
+
+    # formats
+    p = command("formats", "list format presets and their numbers",
+                "  fpsim formats\n  fpsim formats e6m9 e4m3fnuz float6_e3m2fn\n"
+                "  fpsim formats --json")
+    p.add_argument("names", nargs="*", metavar="FORMAT",
+                   help="formats to describe (default: all presets), e.g. fp16, e6m9, e4m3fn")
+    _add_output(p)
+    p.set_defaults(func=cmd_formats)
+
+    # quantize
+    p = command("quantize", "round values into a format; show the values and bit patterns",
+                "  fpsim quantize 0.1 1/3 65519 70000 --format fp16\n"
+                "  fpsim quantize 500 -500 --format e4m3fn --saturate\n"
+                "  fpsim quantize 0.3 0.3 0.3 --format e5m2 --rounding sr --seed 7\n"
+                "  echo 0.1 0.2 | fpsim quantize - --format bfloat16 --json\n\n"
+                "Inputs are decimals, fractions (1/3), hex floats (0x1.8p3), inf or nan. The\n"
+                "real number you type is rounded once into the format (for man_bits <= 50:\n"
+                "via round-to-odd into float64, which is exact; wider formats read the\n"
+                "nearest double).")
+    p.add_argument("values", nargs="*", metavar="VALUE", help="numbers to round; '-' reads stdin")
+    p.add_argument("--format", "-f", type=_format_arg, default="fp16",
+                   help="target format: a preset or e<E>m<M>[fn|fnuz|finite]")
+    p.add_argument("--rounding", "-r", type=_rounding_arg, default="rne",
+                   help="rne, rna, rtz, ru, rd, rto or sr")
+    p.add_argument("--saturate", action="store_true", help="clamp overflow to +-max")
+    p.add_argument("--seed", type=_int_arg, default=None, help="seed of stochastic rounding (sr)")
+    _add_output(p)
+    p.set_defaults(func=cmd_quantize)
+
+    # dot
+    p = command("dot", "a small MAC experiment: one dot product per accumulation order, "
+                       "with swamping counts",
+                "  fpsim dot --n 4096 --acc e6m8\n"
+                "  fpsim dot --n 8192 --dist ones --acc bfloat16 --order sequential chunked\n"
+                "  fpsim dot --a 1,2,3 --b 0.5,0.25,0.125 --acc e5m2 --order sequential\n"
+                "  fpsim dot --n 1000 --acc fp16 --product e5m2 --rounding rtz --json\n\n"
+                "Random operands are drawn with --seed and rounded into --operand (default the\n"
+                "paper's (1,5,2) FP8, e5m2); the exact sum of the products is the reference.")
+    p.add_argument("--n", type=_count, default=4096, help="length of the random vectors")
+    p.add_argument("--dist", choices=("gaussian", "uniform", "ones"), default="gaussian",
+                   help="distribution of the random operands")
+    p.add_argument("--a", help="first vector, comma-separated (instead of random ones)")
+    p.add_argument("--b", help="second vector, comma-separated")
+    p.add_argument("--operand", type=_format_arg, default=None,
+                   help="round the operands into this format first (random: default e5m2)")
+    p.add_argument("--acc", type=_format_arg, default="e6m8", help="accumulator format")
+    p.add_argument("--product", type=_format_arg, default=None,
+                   help="round each product into this format (default: exact, fused products)")
+    p.add_argument("--order", nargs="+", choices=list(ORDERS),
+                   default=["sequential", "chunked", "pairwise", "kahan", "exact"],
+                   help="accumulation orders to compare")
+    p.add_argument("--chunk", type=_count, default=64, help="chunk length of 'chunked'")
+    p.add_argument("--rounding", "-r", type=_rounding_arg, default="rne",
+                   help="rounding of the adder")
+    p.add_argument("--seed", type=_int_arg, default=0, help="seed of the random operands (and sr)")
+    _add_output(p)
+    p.set_defaults(func=cmd_dot)
+
+    # vrr
+    p = command("vrr", "analytical VRR, variance lost and the knee m_acc",
+                "  fpsim vrr --n 4608                 knee for n = 4608 and the bits around it\n"
+                "  fpsim vrr --n 576 4608 --m-acc 6..10 --chunk none 64\n"
+                "  fpsim vrr --n 2^20 --model closed --json\n\n"
+                "Variance lost = n(1 - VRR) in units of one product's variance; the knee is the\n"
+                "smallest m_acc with exp(variance lost) <= --cutoff. Models: 'paper' (full +\n"
+                "partial swamping), 'full' (full swamping only), 'closed' (arctan closed form).\n"
+                "See docs/theory.md.")
+    p.add_argument("--n", type=_count_list, nargs="+", required=True, help="accumulation lengths")
+    p.add_argument("--m-acc", type=_bits_list, nargs="+", default=None,
+                   help="accumulator mantissa bits, e.g. 8 or 6..10 (default: knee-1..knee+1)")
+    p.add_argument("--m-p", type=_int_arg, default=5, help="product mantissa bits")
+    p.add_argument("--chunk", type=_chunk_arg, nargs="+", default=[None],
+                   help="chunk lengths; 'none' for a single sum")
+    p.add_argument("--model", choices=MODELS, default="paper", help="swamping model")
+    p.add_argument("--nzr", type=float, default=1.0, help="fraction of non-zero products")
+    p.add_argument("--cutoff", type=float, default=50.0,
+                   help="cut-off on exp(variance lost) that defines the knee")
+    _add_output(p)
+    p.set_defaults(func=cmd_vrr)
+
+    # predict
+    p = command("predict", "predicted accumulator precision per layer and GEMM of a network",
+                "  fpsim predict resnet18\n  fpsim predict alexnet --batch 128 --chunk 32\n"
+                "  fpsim predict all --summary\n  fpsim predict resnet32 --csv > resnet32.csv\n\n"
+                "FWD n = C_in k_h k_w, BWD n = C_out k_h k_w, GRAD n = batch H_out W_out; m_acc\n"
+                "is the knee of the analytical variance lost (see 'fpsim vrr').")
+    p.add_argument("network", choices=list(networks()) + ["all"], metavar="NETWORK",
+                   help=f"one of {', '.join(networks())} or all")
+    p.add_argument("--batch", type=_count, default=None, help="batch size (default: the network's)")
+    p.add_argument("--chunk", type=_count, default=64, help="chunk length of the chunked column")
+    p.add_argument("--m-p", type=_int_arg, default=5, help="product mantissa bits")
+    p.add_argument("--nzr", type=float, default=1.0, help="fraction of non-zero products")
+    p.add_argument("--cutoff", type=float, default=50.0, help="cut-off on exp(variance lost)")
+    p.add_argument("--model", choices=MODELS, default="paper", help="swamping model")
+    p.add_argument("--summary", action="store_true", help="only the largest n and m_acc per GEMM")
+    _add_output(p)
+    p.set_defaults(func=cmd_predict)
+
+    # measure
+    p = command("measure", "Monte Carlo VRR of a real accumulator (bit-accurate simulation)",
+                "  fpsim measure --n 4608 --m-acc 8 9 --m-p 5\n"
+                "  fpsim measure --n 4608 --m-acc 6 --chunk 64 --trials 4000\n"
+                "  fpsim measure --n 1024 --m-acc 10 --rounding rtz --json\n\n"
+                "Draws --trials independent sums of n products, runs each through the\n"
+                "accumulator and exactly, and reports VRR = Var(computed)/Var(exact) with a\n"
+                "95% confidence interval, the variance lost n(1-VRR) and swamping counts.")
+    p.add_argument("--n", type=_count_list, nargs="+", required=True, help="accumulation lengths")
+    p.add_argument("--m-acc", type=_bits_list, nargs="+", required=True,
+                   help="accumulator mantissa bits, e.g. 8 or 6..10")
+    p.add_argument("--trials", type=_count, default=1000, help="Monte Carlo trials")
+    p.add_argument("--m-p", type=_mp_arg, default=5,
+                   help="round the products to this many mantissa bits ('none': float64 products)")
+    p.add_argument("--chunk", type=_chunk_arg, default=None, help="chunk length, or none")
+    p.add_argument("--exp-bits", type=_count, default=6, help="accumulator exponent bits")
+    p.add_argument("--rounding", "-r", type=_rounding_arg, default="rne", help="adder rounding")
+    p.add_argument("--dist", choices=DISTRIBUTIONS, default="gaussian",
+                   help="distribution of the products")
+    p.add_argument("--nzr", type=float, default=1.0, help="fraction of non-zero products")
+    p.add_argument("--seed", type=_int_arg, default=0, help="random seed")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_output(p)
+    p.set_defaults(func=cmd_measure)
+
+    # sweep
+    p = command("sweep", "Monte Carlo grid of n x m_acc (the paper's Figure 2), optional plot",
+                "  fpsim sweep\n"
+                "  fpsim sweep --n 256 1024 4096 --m-acc 6..10 --trials 500 --plot fig2.png\n"
+                "  fpsim sweep --chunk none 64 --rounding rne rtz --csv > sweep.csv")
+    p.add_argument("--n", type=_count_list, nargs="+", default=[256, 1024, 4096],
+                   help="accumulation lengths")
+    p.add_argument("--m-acc", type=_bits_list, nargs="+", default=[[6, 8, 10]],
+                   help="accumulator mantissa bits, e.g. 6..10")
+    p.add_argument("--chunk", type=_chunk_arg, nargs="+", default=[None, 64],
+                   help="chunk lengths; 'none' for a single sum")
+    p.add_argument("--rounding", "-r", type=_rounding_arg, nargs="+", default=["rne"],
+                   help="adder roundings")
+    p.add_argument("--dist", nargs="+", choices=DISTRIBUTIONS, default=["gaussian"],
+                   help="product distributions")
+    p.add_argument("--trials", type=_count, default=500, help="Monte Carlo trials per point")
+    p.add_argument("--m-p", type=_mp_arg, default=5,
+                   help="product mantissa bits ('none': float64 products)")
+    p.add_argument("--exp-bits", type=_count, default=6, help="accumulator exponent bits")
+    p.add_argument("--cutoff", type=float, default=50.0, help="cut-off on exp(variance lost)")
+    p.add_argument("--seed", type=_int_arg, default=0, help="random seed")
+    p.add_argument("--plot", metavar="FILE", help="also draw variance lost against n into FILE (PNG)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_output(p)
+    p.set_defaults(func=cmd_sweep)
+
+    # report
+    p = command("report", "the full report: predictions, Figure 2, checks, swamping -> DIR/report.md",
+                "  fpsim report\n  fpsim report --quick --out /tmp/fpsim-report\n"
+                "  fpsim report --quiet --seed 1\n\n"
+                "Writes DIR/report.md, DIR/report.json and DIR/figures/*.png, and prints a\n"
+                "one-screen summary. Full mode takes about a minute on 2 cores; --quick a few\n"
+                "seconds.")
+    p.add_argument("--out", "-o", default="report", metavar="DIR", help="output directory")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer trials and points (every section and figure is still made)")
+    p.add_argument("--trials", type=_count, default=None,
+                   help="override the Monte Carlo trials per point")
+    p.add_argument("--seed", type=_int_arg, default=0, help="random seed")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Run the ``fpsim`` command with ``argv`` (default ``sys.argv[1:]``); return the exit
+    status: 0 success, 1 runtime failure, 2 invalid usage or argument values."""
+    debug = bool(os.environ.get("FPSIM_DEBUG"))
+    try:
+        parser = _build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return EXIT_USAGE
+        return args.func(args)
+    except SystemExit as exc:           # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    except UsageError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except (ValueError, TypeError) as exc:
+        if debug:
+            raise
+        _error(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. '| head'): not an error worth a message
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return EXIT_OK
+    except (OSError, RuntimeError, ImportError) as exc:
+        if debug:
+            raise
+        _error(str(exc))
+        return EXIT_FAILURE
+    except Exception as exc:            # a bug: still one line, with a way to see more
+        if debug:
+            raise
+        _error(f"internal error: {type(exc).__name__}: {exc} "
+               "(set FPSIM_DEBUG=1 for the traceback, and please report it)")
+        return EXIT_FAILURE
+
+
+def _error(message: str) -> None:
+    print("fpsim: error: " + " ".join(str(message).split()), file=sys.stderr)  # one line
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
