@@ -9,6 +9,8 @@ from . import formats
 from .accumulate import AccumSpec, SwampStats, dot, matmul, sum
 from .arith import add, div, fma, mul, sqrt, sub
 from .formats import Format, accumulator
+from .measure import (DISTRIBUTIONS, Figure2Data, SweepTable, VRRMeasurement, draw_products,
+                      figure2, measure_vrr, paper_regime, sweep)
 from .quantize import code_dtype, decode, encode, quantize
 from .predict import (Conv2d, Linear, PredictionRow, PredictionTable, network_layers, networks,
                       predict)
@@ -24,4 +26,6 @@ __all__ = [
     "AccumSpec", "SwampStats", "dot", "sum", "matmul",
     "vrr", "variance_lost", "min_macc", "KAPPA_RN", "MODELS",
     "predict", "networks", "network_layers", "Conv2d", "Linear", "PredictionTable", "PredictionRow",
+    "measure_vrr", "VRRMeasurement", "sweep", "SweepTable", "figure2", "Figure2Data",
+    "draw_products", "DISTRIBUTIONS", "paper_regime",
 ]

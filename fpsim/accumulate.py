@@ -178,8 +178,10 @@ def _products_exact_in_float64(A, B) -> bool:
     wb, lo_b, hi_b = operand_range(B)
     if wa == 0 or wb == 0:
         return True
-    # significands multiply exactly within 53 bits; the product stays a normal float64
-    return wa + wb <= 53 and lo_a + lo_b >= -1020 and hi_a + hi_b <= 1020
+    # significands multiply exactly within 53 bits (a power of two times anything is
+    # exact); the product stays a normal float64
+    return ((wa + wb <= 53 or min(wa, wb) == 1)
+            and lo_a + lo_b >= -1020 and hi_a + hi_b <= 1020)
 
 
 def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
