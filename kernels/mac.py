@@ -159,18 +159,23 @@ def _count(stats, s, res, exact):
 
 # ---- sequential and chunked: tiles of independent dot products --------------------------
 @inline
+def _lean_product(p, rounded, psh, pmask, plo, pxmax, pmode):
+    """The exact product p, rounded into the product format when there is one."""
+    if rounded:
+        pb, pbad = _fast_round_bits(as_bits(p), psh, pmask, plo, pxmax, pmode, 0, 52)
+        return from_bits(pb), pbad
+    return p, False
+
+
+@inline
 def _lean_step(a, brow, s, flags, width, rounded, psh, pmask, plo, pxmax, ash, amask, alo,
                axmax, mode, pmode):
     """One step k for a row of independent sums: s[j] = R(s[j] + R_p(a * brow[j])).
-    Branch-free apart from constants, so it runs 4 lanes wide; returns whether some
+    Branch-free apart from constants, so it vectorises; returns whether some
     element needs the general path (its s[j] is left unchanged, flags[j] set)."""
     any_bad = False
     for jj in range(width):
-        p = a * brow[jj]
-        pbad = False
-        if rounded:
-            pb, pbad = _fast_round_bits(as_bits(p), psh, pmask, plo, pxmax, pmode, 0, 52)
-            p = from_bits(pb)
+        p, pbad = _lean_product(a * brow[jj], rounded, psh, pmask, plo, pxmax, pmode)
         old = s[jj]
         res, bad, exact = _fast_add(old, p, ash, amask, alo, axmax, mode, 0, 52)
         bad = bad | pbad
@@ -269,11 +274,7 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, 
         any_bad = False
         if lean:
             for jj in range(width):
-                p = a * brow[jj]
-                pbad = False
-                if rounded:
-                    pb, pbad = _fast_round_bits(as_bits(p), psh, pmask, plo, pxmax, pmode, 0, 52)
-                    p = from_bits(pb)
+                p, pbad = _lean_product(a * brow[jj], rounded, psh, pmask, plo, pxmax, pmode)
                 s0 = s[jj]
                 c0 = c[jj]
                 y, b1, e1 = _fast_add(p, -c0, ash, amask, alo, axmax, mode, 0, 52)
