@@ -84,7 +84,8 @@ def _fast_add(s, p, sh, mask, lo_bits, xmax_bits, mode, ri, k):
     """(round(s + p), bad, exact) by TwoSum, round-to-odd and the bit trick."""
     hi, lo = two_sum(s, p)
     hb = as_bits(hi)
-    nz = np.uint64(lo != 0.0)
+    # lo is NaN when hi is inf or NaN: leave those bits alone (they are flagged below)
+    nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
     opp = (as_bits(lo) ^ hb) >> np.uint64(63)
     hb = (hb - (nz & opp)) | nz                       # round to odd at 53 bits
     rb, bad = _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k)
@@ -409,6 +410,8 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
     N = B.shape[1]
     ntj = (N + TILE - 1) // TILE
     osh, omask, olo, oxmax = _fast_params(outer)
+    # the outer sum of chunked takes the lean fast path on the same terms as the chunks
+    outer_fast = (fast and not want_stats and outer[0] <= 50 and (mode == RNE or mode == RTZ))
     for tile in prange(M * ntj):
         i = tile // ntj
         j0 = (tile % ntj) * TILE
@@ -457,7 +460,20 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
             _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, acc, pf, mode, pmode, k, seed,
                         fast, want_stats, st, k0 + c, N)
             t = k1 + c
+            any_bad = not outer_fast
+            if outer_fast:
+                # the outer sum through the fast path too (its operands are float64 values)
+                for jj in range(np.uint64(w)):
+                    old = tot[jj]
+                    res, bad, ex = _fast_add(old, s[jj], osh, omask, olo, oxmax, mode, 0, 52)
+                    flags[jj] = bad
+                    any_bad |= bad
+                    tot[jj] = old if bad else res
+            if not any_bad:
+                continue
             for jj in range(w):
+                if outer_fast and not flags[jj]:
+                    continue
                 j = j0 + jj
                 ri = sr_bits(_stream(seed, i * N + j, 0), t, k) if mode == SR else np.int64(0)
                 old = tot[jj]
