@@ -349,6 +349,14 @@ def _pairwise_tile(A, B, i, j0, j1, K, init, res, flags, acc, pf, mode, pmode, k
             for jj in range(width):
                 b = B[l0, j0 + jj]
                 if rounded:
+                    if fast and pmode != SR:
+                        # a*b is exact: the bit trick rounds it unless it leaves the
+                        # normal range of the product format
+                        pb, pbad = _fast_round_bits(as_bits(a * b), psh, pmask, plo, pxmax,
+                                                    pmode, 0, 52)
+                        if not pbad:
+                            v[jj] = from_bits(pb)
+                            continue
                     rp = sr_bits(_stream(seed, obase + jj, 1), l0, k) if pmode == SR else np.int64(0)
                     v[jj] = _product(a, b, pf, pmode, rp, k)
                 else:
