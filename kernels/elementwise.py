@@ -15,8 +15,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .core import (FNUZ, RD, SR, fma, magnitude_mode, round_overflowed, round_to_odd,
-                   round_value, signbit, signed_zero, sr_bits, two_sum)
+from .core import (FNUZ, RD, SR, fma, infinite_input, magnitude_mode, round_overflowed,
+                   round_to_odd, round_value, signbit, signed_zero, sr_bits, two_sum)
 
 par = njit(cache=True, nogil=True, parallel=True)
 jit = njit(cache=True, nogil=True)
@@ -56,8 +56,7 @@ def mul_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
     if math.isinf(aa) or math.isinf(ab):
         if aa == 0.0 or ab == 0.0:
             return math.nan
-        return round_value(-math.inf if neg else math.inf, 0.0, 0, m, emin, xmax, flav, subn, sat,
-                           mode, r, k)
+        return infinite_input(neg, xmax, flav, sat)
     if aa == 0.0 or ab == 0.0:
         return signed_zero(neg, flav)
     ma, ea = math.frexp(aa)
@@ -78,15 +77,13 @@ def div_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
     if math.isinf(aa):
         if math.isinf(ab):
             return math.nan
-        return round_value(-math.inf if neg else math.inf, 0.0, 0, m, emin, xmax, flav, subn, sat,
-                           mode, r, k)
+        return infinite_input(neg, xmax, flav, sat)
     if math.isinf(ab):
         return signed_zero(neg, flav)
     if ab == 0.0:
         if aa == 0.0:
             return math.nan
-        return round_value(-math.inf if neg else math.inf, 0.0, 0, m, emin, xmax, flav, subn, sat,
-                           mode, r, k)
+        return infinite_input(neg, xmax, flav, sat)
     if aa == 0.0:
         return signed_zero(neg, flav)
     ma, ea = math.frexp(aa)
@@ -155,10 +152,9 @@ def fma_one(a, b, c, m, emin, xmax, flav, subn, sat, mode, r, k):
     if math.isinf(aa) or math.isinf(ab):
         if aa == 0.0 or ab == 0.0:
             return math.nan
-        pinf = -math.inf if neg else math.inf
         if math.isinf(c) and (c < 0) != neg:
             return math.nan
-        return round_value(pinf, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
+        return infinite_input(neg, xmax, flav, sat)
     if math.isinf(c):
         return round_value(c, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
     if aa == 0.0 or ab == 0.0:
