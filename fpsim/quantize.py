@@ -5,12 +5,14 @@ import numpy as np
 
 from ._args import (as_format, check_bool, check_nan_for_finite, float_array, format_params,
                     result, rounding_args, split_wide)
-from .kernels.quantize import decode_kernel, encode_kernel, quantize_dd_kernel, quantize_kernel
+from .kernels.quantize import (decode_kernel, encode_kernel, quantize_dd_kernel,
+                               quantize_f32_kernel, quantize_kernel)
 
 __all__ = ["quantize", "encode", "decode", "code_dtype"]
 
 
-def quantize(x, fmt, rounding="rne", *, saturate=False, seed=None, sr_bits=None, out=None):
+def quantize(x, fmt, rounding="rne", *, saturate=False, seed=None, sr_bits=None, out=None,
+             dtype=np.float64):
     """Round ``x`` into ``fmt`` (one rounding, exactly as defined in the docs).
 
     Parameters
@@ -28,12 +30,17 @@ def quantize(x, fmt, rounding="rne", *, saturate=False, seed=None, sr_bits=None,
     seed, sr_bits : int, optional
         For ``sr``: the random stream's seed (element i uses SplitMix64 number i+1) and the
         number of random bits k (1..52, default 52).
-    out : ndarray of float64, optional
-        Where to write the result (same shape as ``x``); may be ``x`` itself (in place).
+    out : ndarray, optional
+        Where to write the result (same shape as ``x``, dtype ``dtype``); may be ``x``
+        itself (in place).
+    dtype : numpy.float64 (default) or numpy.float32
+        The carrier type. float32 carriers hold the values of formats with
+        ``man_bits <= 23`` whose range lies within float32's (binary16, bfloat16, the fp8,
+        fp6 and fp4 formats...) exactly, in half the memory; other formats are refused.
 
     Returns
     -------
-    ndarray of float64 (numpy.float64 for a scalar): the carriers of the rounded values.
+    ndarray of ``dtype`` (a numpy scalar for a scalar): the carriers of the rounded values.
 
     Examples
     --------
@@ -54,23 +61,49 @@ def quantize(x, fmt, rounding="rne", *, saturate=False, seed=None, sr_bits=None,
     values = float_array(arr, "x") if wide is None else wide[0]
     check_nan_for_finite(fmt, values, "x")
     m, emin, xmax, flav, subn = format_params(fmt)
+    carrier = _carrier_dtype(dtype, fmt)
     if out is None:
-        res = np.empty(values.shape, dtype=np.float64)
+        res = np.empty(values.shape, dtype=carrier)
     else:
-        if not isinstance(out, np.ndarray) or out.dtype != np.float64 or out.shape != values.shape:
-            raise ValueError(f"out must be a float64 ndarray of shape {values.shape}, got "
+        if not isinstance(out, np.ndarray) or out.dtype != carrier or out.shape != values.shape:
+            raise ValueError(f"out must be a {carrier} ndarray of shape {values.shape}, got "
                              f"{type(out).__name__} {getattr(out, 'dtype', '')} {getattr(out, 'shape', '')}")
         if not out.flags.c_contiguous:
             raise ValueError("out must be C-contiguous")
         res = out
     src = np.ascontiguousarray(values).reshape(-1)
     dst = res.reshape(-1)
-    if wide is None:
+    if wide is None and carrier == np.float32:
+        quantize_f32_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
+    elif wide is None:
         quantize_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
     else:
         lo = np.ascontiguousarray(wide[1]).reshape(-1)
-        quantize_dd_kernel(src, lo, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
+        wide_dst = dst if carrier == np.float64 else np.empty(dst.shape)
+        quantize_dd_kernel(src, lo, wide_dst, m, emin, xmax, flav, subn, saturate, mode,
+                           np.uint64(seed), k)
+        if wide_dst is not dst:
+            dst[...] = wide_dst        # exact: float32 holds every value of the format
     return result(res, scalar and out is None)
+
+
+def _carrier_dtype(dtype, fmt) -> np.dtype:
+    """The carrier dtype of quantize: float64, or float32 where it holds fmt exactly."""
+    try:
+        carrier = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be numpy.float64 or numpy.float32, got {dtype!r}") from None
+    if carrier == np.float64:
+        return carrier
+    if carrier != np.float32:
+        raise ValueError(f"dtype must be numpy.float64 or numpy.float32, got {carrier}")
+    # every finite value exact in float32: significand, top and the finest quantum
+    if fmt.man_bits > 23 or fmt.emax > 127 or fmt.emin - fmt.man_bits < -149:
+        raise ValueError(
+            f"dtype=float32 needs a format whose values float32 holds exactly (man_bits <= 23, "
+            f"emax <= 127, emin - man_bits >= -149); {fmt.name} has man_bits={fmt.man_bits}, "
+            f"emax={fmt.emax}, emin={fmt.emin}")
+    return carrier
 
 
 def code_dtype(fmt) -> np.dtype:

@@ -24,8 +24,9 @@ def _round_add(ab, neg, sh, mask, mode, ri, k):
     one = np.uint64(1)
     if mode == RNE:
         # half - 1, plus 1 when the kept significand is odd; with m = 0 bit sh is an
-        # exponent bit and the significand is the implicit 1: always odd
-        odd = ((ab >> sh) & one) if sh < np.uint64(52) else one
+        # exponent bit and the significand is the implicit 1: always odd. Written without
+        # a branch so that loops over elements stay one straight vector body.
+        odd = ((ab >> sh) & one) | np.uint64(sh >= np.uint64(52))
         return (mask >> one) + odd
     if mode == RNA:
         return (mask >> one) + one                      # half
@@ -41,6 +42,90 @@ def _round_add(ab, neg, sh, mask, mode, ri, k):
     return np.uint64(0)                                 # rtz
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _fast_bits(b, i, sh, mask, odd_bit, lo_be, xmax_bits, mode, seed, k):
+    """(rounded bits, bad) for the float64 with bits b by the bit trick; bad: the result
+    would not be a normal number of the format (zero, subnormal, overflow, inf, NaN)."""
+    zero = np.uint64(0)
+    ab = b & _ABS
+    if mode == RTO:
+        rb = (ab & ~mask) | (np.uint64((ab & mask) != zero) * odd_bit)
+    else:
+        ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+        rb = (ab + _round_add(ab, (b & _SIGN) != zero, sh, mask, mode, ri, k)) & ~mask
+    bad = np.uint64(ab < lo_be) | np.uint64(rb > xmax_bits)
+    return rb | (b & _SIGN), bad
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _fast_consts(m, emin, xmax):
+    sh = np.uint64(52 - m) if m < 52 else np.uint64(0)
+    mask = (np.uint64(1) << sh) - np.uint64(1)
+    lo_be = np.uint64(emin + 1023) << np.uint64(52)   # bits of the smallest target normal
+    # the last kept bit, which round-to-odd sets; none with m = 0 (always odd)
+    odd_bit = (mask + np.uint64(1)) if m > 0 else np.uint64(0)
+    return sh, mask, odd_bit, lo_be, as_bits(xmax)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pass1_f64(xb, ob, start, stop, c, mode, seed, k):
+    """Bit-trick pass over one block into float64 bits ob, keeping the input bits where
+    the fast path gives up; returns nonzero if it gave up anywhere."""
+    bad = np.uint64(0)
+    for i in range(start, stop):
+        b = xb[i]
+        rb, badi = _fast_bits(b, i, c[0], c[1], c[2], c[3], c[4], mode, seed, k)
+        bad |= badi
+        ob[i] = rb if badi == np.uint64(0) else b
+    return bad
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pass1_f32(xb, out, start, stop, c, mode, seed, k):
+    """The same into float32 carriers (exact where the fast path holds; the rest is
+    redone by the caller)."""
+    bad = np.uint64(0)
+    for i in range(start, stop):
+        rb, badi = _fast_bits(xb[i], i, c[0], c[1], c[2], c[3], c[4], mode, seed, k)
+        bad |= badi
+        out[i] = np.float32(from_bits(rb))
+    return bad
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pass1(xb, dst, start, stop, c, mode, seed, k, to_f32):
+    """_pass1_f64 / _pass1_f32 with the mode made a constant: with a run-time mode LLVM
+    computes every mode's rounding (SplitMix64 included) and selects, several times
+    slower."""
+    if to_f32:
+        if mode == RNE:
+            return _pass1_f32(xb, dst, start, stop, c, RNE, seed, k)
+        if mode == RTZ:
+            return _pass1_f32(xb, dst, start, stop, c, RTZ, seed, k)
+        if mode == SR:
+            return _pass1_f32(xb, dst, start, stop, c, SR, seed, k)
+        if mode == RNA:
+            return _pass1_f32(xb, dst, start, stop, c, RNA, seed, k)
+        if mode == RU:
+            return _pass1_f32(xb, dst, start, stop, c, RU, seed, k)
+        if mode == RD:
+            return _pass1_f32(xb, dst, start, stop, c, RD, seed, k)
+        return _pass1_f32(xb, dst, start, stop, c, RTO, seed, k)
+    if mode == RNE:
+        return _pass1_f64(xb, dst, start, stop, c, RNE, seed, k)
+    if mode == RTZ:
+        return _pass1_f64(xb, dst, start, stop, c, RTZ, seed, k)
+    if mode == SR:
+        return _pass1_f64(xb, dst, start, stop, c, SR, seed, k)
+    if mode == RNA:
+        return _pass1_f64(xb, dst, start, stop, c, RNA, seed, k)
+    if mode == RU:
+        return _pass1_f64(xb, dst, start, stop, c, RU, seed, k)
+    if mode == RD:
+        return _pass1_f64(xb, dst, start, stop, c, RD, seed, k)
+    return _pass1_f64(xb, dst, start, stop, c, RTO, seed, k)
+
+
 @par
 def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     """out[i] = x[i] rounded into the format; x, out 1-D float64 (out may be x).
@@ -54,31 +139,14 @@ def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     ob = out.view(np.uint64)
     nblocks = (n + BLOCK - 1) // BLOCK
     fast = m < 52
-    sh = np.uint64(52 - m) if fast else np.uint64(0)
-    mask = (np.uint64(1) << sh) - np.uint64(1)
-    lo_be = np.uint64(emin + 1023) << np.uint64(52)   # bits of the smallest target normal
-    xmax_bits = as_bits(xmax)
-    zero = np.uint64(0)
-    # the last kept bit, which round-to-odd sets; none with m = 0 (always odd)
-    odd_bit = (mask + np.uint64(1)) if m > 0 else zero
+    c = _fast_consts(m, emin, xmax)
+    lo_be, xmax_bits = c[3], c[4]
     for blk in prange(nblocks):
         # unsigned indices: no negative-index wraparound check, so the loop vectorises
         start = np.uint64(blk * BLOCK)
         stop = np.uint64(min(blk * BLOCK + BLOCK, n))
-        bad = np.uint64(1) if not fast else zero
-        if fast:
-            for i in range(start, stop):
-                b = xb[i]
-                ab = b & _ABS
-                if mode == RTO:
-                    rb = (ab & ~mask) | (np.uint64((ab & mask) != zero) * odd_bit)
-                else:
-                    ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
-                    rb = (ab + _round_add(ab, (b & _SIGN) != zero, sh, mask, mode, ri, k)) & ~mask
-                badi = np.uint64(ab < lo_be) | np.uint64(rb > xmax_bits)
-                bad |= badi
-                ob[i] = (rb | (b & _SIGN)) if badi == zero else b
-        if bad == zero:
+        bad = _pass1(xb, ob, start, stop, c, mode, seed, k, False) if fast else np.uint64(1)
+        if bad == np.uint64(0):
             continue
         for i in range(start, stop):
             b = ob[i]                  # the input bits wherever pass 1 gave up
@@ -88,6 +156,29 @@ def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
             xi = from_bits(b) if fast else x[i]
             ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
             out[i] = round_value(xi, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
+
+
+@par
+def quantize_f32_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    """quantize_kernel with float32 carriers: out (float32) gets the rounded values, which
+    the caller made sure float32 holds exactly (m <= 23 and the format's range inside
+    float32's), so the conversion from float64 is exact. Half the bytes to write."""
+    n = x.size
+    xb = x.view(np.uint64)
+    nblocks = (n + BLOCK - 1) // BLOCK
+    c = _fast_consts(m, emin, xmax)
+    for blk in prange(nblocks):
+        start = np.uint64(blk * BLOCK)
+        stop = np.uint64(min(blk * BLOCK + BLOCK, n))
+        if _pass1(xb, out, start, stop, c, mode, seed, k, True) == np.uint64(0):
+            continue
+        for i in range(start, stop):
+            rb, badi = _fast_bits(xb[i], i, c[0], c[1], c[2], c[3], c[4], mode, seed, k)
+            if badi == np.uint64(0):
+                continue
+            ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+            out[i] = np.float32(round_value(x[i], 0.0, 0, m, emin, xmax, flav, subn, sat, mode,
+                                            ri, k))
 
 
 @par

@@ -42,6 +42,15 @@ def check(x, fmt, mode, *, saturate=False, seed=SEED, k=52, what=""):
     exp = ref_quantize(x, fmt, mode, saturate=saturate, seed=seed, k=k)
     assert_same_bits(got, exp, x, f"quantize(x, {fmt.name}, {mode}, saturate={saturate}"
                                   f"{', sr_bits=%d' % k if mode == 'sr' else ''}) {what}")
+    if fits_float32(fmt):            # the float32-carrier kernel, against the same reference
+        got32 = fpsim.quantize(x, fmt, mode, saturate=saturate, dtype=np.float32, **sr_kw)
+        assert got32.dtype == np.float32
+        assert_same_bits(got32, exp, x, f"quantize(x, {fmt.name}, {mode}, saturate={saturate}, "
+                                        f"dtype=float32) {what}")
+
+
+def fits_float32(fmt):
+    return fmt.man_bits <= 23 and fmt.emax <= 127 and fmt.emin - fmt.man_bits >= -149
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,3 +353,42 @@ def test_m0_ties_and_round_to_odd(fmt):
         check(x, fmt, mode, what="(m = 0)")
     assert fpsim.quantize(1.5, fmt) == 2.0 and fpsim.quantize(3.0, fmt) == 4.0
     assert fpsim.quantize(2.5, fmt, "rto") == 2.0
+
+
+# ---------------------------------------------------------------------------------------------
+# float32 carriers
+# ---------------------------------------------------------------------------------------------
+def test_float32_carriers_vs_numpy_float16():
+    rng = np.random.default_rng(5)
+    x = np.concatenate([points(formats.binary16), rng.standard_normal(100_001) * 300])
+    got = fpsim.quantize(x, formats.binary16, dtype=np.float32)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    assert_same_bits(got, x.astype(np.float16).astype(np.float64), x, "float32 carriers vs numpy")
+    out = np.empty(x.shape, np.float32)
+    assert fpsim.quantize(x, "binary16", dtype="float32", out=out) is out
+    assert_same_bits(out, got, x, "float32 carriers, out=")
+
+
+def test_float32_carriers_wide_inputs():
+    # int64 beyond 2**53 takes the double-double kernel; the carrier is then converted
+    x = np.array([2**60 + 1, -(2**62) - 3, 7], dtype=np.int64)
+    got = fpsim.quantize(x, formats.bfloat16, "rtz", dtype=np.float32)
+    assert got.dtype == np.float32
+    assert_same_bits(got, fpsim.quantize(x, formats.bfloat16, "rtz"), x, "wide inputs")
+
+
+@pytest.mark.parametrize("dtype, fmt, exc, words", [
+    (np.float16, "binary16", ValueError, "dtype must be numpy.float64 or numpy.float32"),
+    ("nonsense", "binary16", TypeError, "dtype must be"),
+    (np.float32, "binary64", ValueError, "man_bits <= 23"),
+    (np.float32, "e8m23fn", ValueError, "emax <= 127"),
+    (np.float32, Format(8, 10, bias=141), ValueError, "emin - man_bits >= -149"),
+])
+def test_float32_carriers_refused(dtype, fmt, exc, words):
+    with pytest.raises(exc, match=words):
+        fpsim.quantize([1.0], fmt, dtype=dtype)
+
+
+def test_float32_carriers_out_must_match():
+    with pytest.raises(ValueError, match="out must be a float32"):
+        fpsim.quantize(np.ones(3), "binary16", dtype=np.float32, out=np.empty(3))
