@@ -170,18 +170,47 @@ def _check_init(init, spec: AccumSpec) -> float:
         if not (value == 0.0 and fmt.flavour == "fnuz"):
             raise ValueError(f"init must be a value of the accumulator format {fmt.name}, got "
                              f"{value!r}; round it first with fpsim.quantize")
+    if value == 0.0 and fmt.flavour == "fnuz":
+        value = 0.0                      # fnuz has one zero: -0 starts the sum as +0
     return value
 
 
-def _products_exact_in_float64(A, B) -> bool:
+def _products_exact_in_float64(A, B) -> tuple:
+    """(whether every product a*b is exact in float64, an upper bound on the significand
+    width of those products in bits)."""
     wa, lo_a, hi_a = operand_range(A)
     wb, lo_b, hi_b = operand_range(B)
     if wa == 0 or wb == 0:
-        return True
+        return True, 0
     # significands multiply exactly within 53 bits (a power of two times anything is
     # exact); the product stays a normal float64
-    return ((wa + wb <= 53 or min(wa, wb) == 1)
-            and lo_a + lo_b >= -1020 and hi_a + hi_b <= 1020)
+    exact = ((wa + wb <= 53 or min(wa, wb) == 1)
+             and lo_a + lo_b >= -1020 and hi_a + hi_b <= 1020)
+    return exact, (max(wa, wb) if min(wa, wb) == 1 else wa + wb)
+
+
+def direct_rne_safe(acc: Format, product_width: int) -> bool:
+    """Whether RNE(s + p) may be computed as RNE(fl64(s + p)) without TwoSum, for s a
+    value of ``acc`` and p a float64 of at most ``product_width`` significant bits.
+
+    Double rounding can only go wrong when x = s + p is not a float64 and fl64(x) lands
+    on a rounding decision point of ``acc`` (a midpoint, for RNE) other than x. Results
+    that overflow or fall below the normal range take the general path anyway, so let
+    |x| < 2^(emax+1). Write m = acc.man_bits, w = product_width.
+
+    1. x inexact in float64 means its lowest set bit lies below 2^(top(x) - 52), top(x)
+       <= emax. s has no bits below 2^(emin - m); if emax - emin + m <= 52 those are all
+       within float64's window, so the low bit is p's: |p| < 2^(top(x) - 53 + w).
+    2. Then |fl64(x) - s| < 2^(top(x) - 52 + w), while the midpoints of acc nearest s are
+       at least 2^(top(x) - m - 3) away (s is within a binade of x; the ulp below a power
+       of two is half). With w + m <= 49 fl64(x) cannot be a midpoint.
+
+    Binary16 accumulators qualify (15 + 14 + 10 = 39) with binary16 operands' exact
+    products (w = 22) or rounded ones (w = 11); bfloat16 and binary32 do not: with
+    s = 2^-100 and p = 1 + 2^-8, fl64(x) = p is a bfloat16 midpoint but x is above it.
+    """
+    return (acc.emax - acc.emin + acc.man_bits <= 52
+            and product_width + acc.man_bits <= 49)
 
 
 def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
@@ -194,7 +223,7 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
     k = sr_bits_value(spec.sr_bits)
     mode, pmode = int(spec.rounding), int(spec.product_rounding)
     order = ORDERS[spec.order]
-    exact_products = _products_exact_in_float64(A, B)
+    exact_products, product_width = _products_exact_in_float64(A, B)
     if order in (PAIRWISE, KAHAN) and spec.product is None and not exact_products:
         raise ValueError(
             f"order={spec.order!r} with exact products needs operands whose products "
@@ -206,11 +235,17 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
     else:
         fast = (exact_products and spec.acc.man_bits <= 50
                 and (spec.product is None or spec.product.man_bits <= 51))
+        # RNE needs no TwoSum when double rounding is proven harmless; init is a value of
+        # the format the sum starts in (checked), chunks start at 0
+        if spec.product is not None:
+            product_width = spec.product.man_bits + 1
+        direct = (fast and spec.rounding == Rounding.RNE and direct_rne_safe(spec.acc, product_width)
+                  and (spec.product is None or spec.product_rounding == Rounding.RNE))
         ntiles = M * ((N + TILE - 1) // TILE)
         counts = np.zeros((builtins.max(ntiles, 1), 4), np.int64)
         outer = format_params(spec.outer) if order == CHUNKED else acc
         mac_tiles(A, B, out, init, order, spec.chunk or 1, acc, outer, pf, mode, pmode, k,
-                  np.uint64(seed), fast, stats, counts)
+                  np.uint64(seed), fast, direct, stats, counts)
     return out, counts.sum(axis=0)
 
 

@@ -14,6 +14,12 @@ bits fewer than float64 (Boldo & Melquiond, IEEE TC 2008). Elements whose result
 normal number of the format (zero, subnormal, overflow, inf, NaN), and stochastic
 rounding of an inexact float64 sum, are flagged and redone by the general scalar path
 (fma_one / add_one), which is exact for any float64 operands.
+
+Lean loop (sequential and chunked, RNE/RTZ, no counts): the modes are compile-time
+constants, the bit trick runs on the signed bits, and steps alternate between two
+arrays so that a flagged lane is simply recomputed from the untouched source. With
+``direct=True`` (RNE, narrow accumulator range and products; proof in
+fpsim/accumulate.py ``direct_rne_safe``) TwoSum and round-to-odd are dropped as well.
 """
 import math
 
@@ -95,6 +101,61 @@ def _fast_add(s, p, sh, mask, lo_bits, xmax_bits, mode, ri, k):
     return res, bad, (lo == 0.0) & (res == hi)
 
 
+# ---- lean rounding: RNE / RTZ on the signed bits ------------------------------------------
+@inline
+def _lean_params(f):
+    """(sh, mask, lo2, span2): the bit-trick shift and mask of format f, and its normal
+    range [2^emin, xmax] as magnitude bits shifted left by one (which drops the sign).
+    Not for fnuz formats (callers keep those on the general path)."""
+    sh, mask, lo_bits, xmax_bits = _fast_params(f)
+    return sh, mask, lo_bits << _ONE, (xmax_bits - lo_bits) << _ONE
+
+
+@inline
+def _lean_round_bits(hb, sh, mask, lo2, span2, mode):
+    """Round the float64 with bits hb in mode RNE or RTZ (a constant); returns (bits, bad).
+
+    Both modes are symmetric, so the bit trick runs on the signed bits: a carry out of
+    the significand lands in the exponent, never in the sign (a finite float64 stops at
+    inf's bits; a NaN whose carry wraps into the sign ends with exponent 0 and is flagged
+    below like any tiny value). bad: the rounded magnitude is nonzero and outside
+    [2^emin, xmax] -- subnormal, overflow, inf, NaN. Testing the rounded magnitude
+    against 2^emin is safe: below 2^emin the normal grid is finer than the subnormal
+    grid, and the finer rounding gives 2^emin only when the coarser one (or the flush
+    rule, which rounds at the normal grid) gives 2^emin as well."""
+    if mode == RNE:
+        # half - 1, plus 1 when the kept significand is odd (always, for m = 0)
+        odd = ((hb >> sh) & _ONE) | np.uint64(sh >= np.uint64(52))
+        rb = (hb + (mask >> _ONE) + odd) & ~mask
+    else:
+        rb = hb & ~mask
+    bad = (((rb << _ONE) - lo2) > span2) & ((hb & _ABS) != _ZERO)
+    return rb, bad
+
+
+@inline
+def _lean_mac(a, b, old, rounded, pp, ap, mode, pmode, direct):
+    """(R(old + R_p(a*b)), bad) for the lean loop; pp, ap: _lean_params of the product
+    and accumulator formats. With ``direct`` (RNE, see ``direct_rne_safe`` in
+    fpsim/accumulate.py) the float64 sum is rounded as it is; otherwise TwoSum and
+    round-to-odd make that second rounding exact."""
+    p = a * b
+    pbad = False
+    if rounded:
+        pb, pbad = _lean_round_bits(as_bits(p), pp[0], pp[1], pp[2], pp[3], pmode)
+        p = from_bits(pb)
+    if direct:
+        hb = as_bits(old + p)
+    else:
+        hi, lo = two_sum(old, p)
+        hb = as_bits(hi)
+        nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
+        opp = (as_bits(lo) ^ hb) >> np.uint64(63)
+        hb = (hb - (nz & opp)) | nz                   # round to odd at 53 bits
+    rb, bad = _lean_round_bits(hb, ap[0], ap[1], ap[2], ap[3], mode)
+    return from_bits(rb), bad | pbad
+
+
 # ---- general (scalar) steps ------------------------------------------------------------
 @inline
 def _product(a, b, pf, pmode, rp, k):
@@ -169,55 +230,95 @@ def _lean_product(p, rounded, psh, pmask, plo, pxmax, pmode):
 
 
 @inline
-def _lean_step(a, brow, s, flags, width, rounded, psh, pmask, plo, pxmax, ash, amask, alo,
-               axmax, mode, pmode):
-    """One step k for a row of independent sums: s[j] = R(s[j] + R_p(a * brow[j])).
-    Branch-free apart from constants, so it vectorises; returns whether some
-    element needs the general path (its s[j] is left unchanged, flags[j] set)."""
-    any_bad = False
-    for jj in range(width):
-        p, pbad = _lean_product(a * brow[jj], rounded, psh, pmask, plo, pxmax, pmode)
-        old = s[jj]
-        res, bad, exact = _fast_add(old, p, ash, amask, alo, axmax, mode, 0, 52)
-        bad = bad | pbad
-        flags[jj] = bad
-        any_bad |= bad
-        s[jj] = old if bad else res
-    return any_bad
+def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pmode, direct):
+    """Steps k0..k1-1 for a row of independent sums, s[j] = R(s[j] + R_p(A[i,k] B[k,j])),
+    with the modes as constants so that LLVM vectorises the step. Each step reads one of
+    s, s2 and writes the other; a lane that needs the general path (result not a normal
+    number, or inf/NaN) is redone from the source array, where its old value is still
+    intact: no per-lane flags to store and no select in the common step.
+    flags: scratch of a multiple of 8 lanes, False beyond width."""
+    width = j1 - j0
+    pp = _lean_params(pf)
+    ap = _lean_params(acc)
+    for kk in range(k0, k1):
+        a = A[i, kk]
+        brow = B[kk, j0:j1]
+        even = (kk - k0) % 2 == 0
+        src = s if even else s2
+        dst = s2 if even else s
+        any_bad = False
+        for jj in range(width):
+            # a bad lane's dst is overwritten below, so no select is needed here
+            res, bad = _lean_mac(a, brow[jj], src[jj], rounded, pp, ap, mode, pmode, direct)
+            any_bad |= bad
+            dst[jj] = res
+        if any_bad:
+            # rare: find the lanes again (vectorised), then redo them one by one
+            for jj in range(width):
+                res, bad = _lean_mac(a, brow[jj], src[jj], rounded, pp, ap, mode, pmode, direct)
+                flags[jj] = bad
+            words = flags.view(np.uint64)          # eight lanes per test
+            for w8 in range(len(words)):
+                if words[w8] == _ZERO:
+                    continue
+                for jj in range(8 * w8, min(8 * w8 + 8, width)):
+                    if not flags[jj]:
+                        continue
+                    old = src[jj]
+                    b = brow[jj]
+                    if rounded:
+                        dst[jj] = _add(old, _product(a, b, pf, pmode, 0, 52), acc, mode, 0, 52)
+                    else:
+                        dst[jj] = fma_one(a, b, old, acc[0], acc[1], acc[2], acc[3], acc[4],
+                                          False, mode, 0, 52)
+    if (k1 - k0) % 2 == 1:
+        for jj in range(width):
+            s[jj] = s2[jj]
 
 
 @jit
-def _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, acc, pf, mode, pmode, k, seed,
-                fast, want_stats, stats, tstep, n_cols):
-    """s[j] = sequential sum over kk in [k0, k1) of A[i, kk] * B[kk, j0 + j] into s[j]."""
+def _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, direct):
+    """_lean_body with the modes made constants (one vectorised loop per combination)."""
+    rounded = pf[0] >= 0
+    if direct:                             # RNE sums (and RNE products, if rounded)
+        if rounded:
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, True)
+        else:
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, True)
+    elif rounded:
+        if mode == RNE and pmode == RNE:
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, False)
+        else:
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, mode, pmode, False)
+    elif mode == RNE:
+        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, False)
+    else:
+        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RTZ, RTZ, False)
+
+
+@jit
+def _chunk_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, k, seed,
+                fast, direct, want_stats, stats, tstep, n_cols):
+    """s[j] = sequential sum over kk in [k0, k1) of A[i, kk] * B[kk, j0 + j] into s[j];
+    s2 and flags are scratch of the same length."""
     width = np.uint64(j1 - j0)
     ash, amask, alo, axmax = _fast_params(acc)
     psh, pmask, plo, pxmax = _fast_params(pf)
     rounded_products = pf[0] >= 0
     obase = np.uint64(i * n_cols + j0)            # flat index of output element (i, j0)
     # Modes whose decisions need no random bits and no counting get a lean loop with the
-    # mode as a constant, which LLVM vectorises; the rest share one general loop.
-    lean = fast and not want_stats and mode in (RNE, RTZ) and (not rounded_products or pmode in (RNE, RTZ))
+    # modes as constants, which LLVM vectorises; the rest share one general loop.
+    if (fast and not want_stats and mode in (RNE, RTZ) and acc[3] != FNUZ
+            and (not rounded_products or (pmode in (RNE, RTZ) and pf[3] != FNUZ))):
+        direct = direct and mode == RNE and (not rounded_products or pmode == RNE)
+        _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, direct)
+        return
     for kk in range(k0, k1):
         a = A[i, kk]
         brow = B[kk, j0:j1]
         t = tstep + (kk - k0)
         any_bad = False
-        if lean:
-            if rounded_products:
-                if mode == RNE and pmode == RNE:
-                    any_bad = _lean_step(a, brow, s, flags, width, True, psh, pmask, plo, pxmax,
-                                         ash, amask, alo, axmax, RNE, RNE)
-                else:
-                    any_bad = _lean_step(a, brow, s, flags, width, True, psh, pmask, plo, pxmax,
-                                         ash, amask, alo, axmax, mode, pmode)
-            elif mode == RNE:
-                any_bad = _lean_step(a, brow, s, flags, width, False, psh, pmask, plo, pxmax,
-                                     ash, amask, alo, axmax, RNE, RNE)
-            else:
-                any_bad = _lean_step(a, brow, s, flags, width, False, psh, pmask, plo, pxmax,
-                                     ash, amask, alo, axmax, RTZ, RTZ)
-        elif fast:
+        if fast:
             for jj in range(width):
                 p = a * brow[jj]
                 pbad = False
@@ -411,7 +512,7 @@ def _pairwise_tile(A, B, i, j0, j1, K, init, res, flags, acc, pf, mode, pmode, k
 
 @par
 def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, seed, fast,
-              want_stats, stats):
+              direct, want_stats, stats):
     """out[i, j] for the orders that run as tiles of independent dot products: sequential,
     chunked, pairwise, kahan; stats[tile] += counts."""
     M, K = A.shape
@@ -426,8 +527,9 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
         j1 = min(j0 + TILE, N)
         w = j1 - j0
         s = np.empty(w)
+        s2 = np.empty(w)
         tot = np.empty(w)
-        flags = np.zeros(w, dtype=np.bool_)
+        flags = np.zeros((w + 7) // 8 * 8, dtype=np.bool_)   # whole uint64 words
         st = stats[tile]
         if order == PAIRWISE:
             if K == 0:
@@ -451,8 +553,8 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
         if order == SEQUENTIAL:
             for jj in range(w):
                 s[jj] = init
-            _chunk_pass(A, B, i, j0, j1, 0, K, s, flags, acc, pf, mode, pmode, k, seed,
-                        fast, want_stats, st, 0, N)
+            _chunk_pass(A, B, i, j0, j1, 0, K, s, s2, flags, acc, pf, mode, pmode, k, seed,
+                        fast, direct, want_stats, st, 0, N)
             for jj in range(w):
                 out[i, j0 + jj] = s[jj]
             continue
@@ -465,8 +567,8 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
             for jj in range(w):
                 s[jj] = 0.0
             # addition counter t: chunk c's additions come after c chunks and c outer adds
-            _chunk_pass(A, B, i, j0, j1, k0, k1, s, flags, acc, pf, mode, pmode, k, seed,
-                        fast, want_stats, st, k0 + c, N)
+            _chunk_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, k, seed,
+                        fast, direct, want_stats, st, k0 + c, N)
             t = k1 + c
             any_bad = not outer_fast
             if outer_fast:

@@ -29,14 +29,17 @@ def hexs(v):
 
 
 def check(a, b, spec, *, init=0.0, counts=True):
+    """fpsim.dot with and without counts (two kernel paths) against the reference."""
     got, st_ = fpsim.dot(np.asarray(a, float), np.asarray(b, float), spec, init=init, stats=True)
+    lean = fpsim.dot(np.asarray(a, float), np.asarray(b, float), spec, init=init)
     want, cnt = ref_dot(list(map(float, a)), list(map(float, b)), acc=spec.acc,
                         product=spec.product, rounding=str(spec.rounding),
                         product_rounding=str(spec.product_rounding), order=spec.order,
                         chunk=spec.chunk, outer=spec.outer, init=init)
-    assert same_bits(got, want), (
-        f"{spec} init={init!r}\n a={hexs(a)}\n b={hexs(b)}\n got {float(got).hex()} "
-        f"want {float(want).hex()}")
+    for path, value in (("stats=True", got), ("stats=False", lean)):
+        assert same_bits(value, want), (
+            f"{spec} init={init!r} {path}\n a={hexs(a)}\n b={hexs(b)}\n got "
+            f"{float(value).hex()} want {float(want).hex()}")
     if counts:
         assert (st_.full, st_.partial, st_.inexact) == (cnt["full"], cnt["partial"], cnt["inexact"]), (
             f"{spec}\n a={hexs(a)}\n b={hexs(b)}\n got {st_} want {cnt}")
@@ -296,3 +299,68 @@ def test_matches_apytypes_accumulator_context(e, m):
     bad = got.view(np.uint64) != want.view(np.uint64)
     bad &= ~(np.isnan(got) & np.isnan(want))
     assert not bad.any(), f"{int(bad.sum())} mismatches, first at {np.argwhere(bad)[0]}"
+
+
+# ---- the direct RNE path: no TwoSum where double rounding is proven harmless ----------------
+def test_direct_rne_conditions():
+    from fpsim.accumulate import direct_rne_safe
+    f = fpsim.formats
+    assert direct_rne_safe(f.binary16, 22) and direct_rne_safe(f.binary16, 11)
+    assert direct_rne_safe(f.fp8_e5m2, 22) and direct_rne_safe(f.fp8_e4m3fn, 22)
+    assert not direct_rne_safe(f.binary16, 40)        # 40 + 10 > 49: a product too wide
+    assert not direct_rne_safe(f.bfloat16, 16)        # 127 + 126 + 7 > 52: range too wide
+    assert not direct_rne_safe(f.binary32, 22)
+
+
+def test_double_rounding_where_the_direct_path_would_fail():
+    # p = 1.25 * (1 + 2^-6) = 1 + 2^-2 + 2^-6 + 2^-8 is a bfloat16 midpoint whose lower
+    # neighbour is even; s = 2^-100 puts the exact sum just above it, so RNE goes up,
+    # although fl64(s + p) = p would tie to even (down).
+    spec = AccumSpec(fpsim.formats.bfloat16)
+    got = fpsim.dot([1.25], [1 + 2**-6], spec, init=2.0**-100)
+    assert float(got) == 1 + 2**-2 + 2**-6 + 2**-7, float(got).hex()
+    check([1.25], [1 + 2**-6], spec, init=2.0**-100)
+
+
+@st.composite
+def direct_cases(draw):
+    """Accumulators with a narrow exponent range under RNE: the specs that take the
+    direct path, with operands spread over every binade (large exponent gaps)."""
+    e = draw(st.integers(2, 5))
+    flavour = draw(st.sampled_from(["ieee", "fn", "finite"]))
+    m = draw(st.integers(1 if flavour == "fn" else 0, 12))
+    acc = Format(e, m, flavour=flavour, subnormals=draw(st.booleans()))
+    opfmt = draw(st.sampled_from([fpsim.formats.fp8_e5m2, fpsim.formats.fp8_e4m3fn,
+                                  fpsim.formats.binary16]))
+    n = draw(st.integers(0, 40))
+    product = draw(st.sampled_from([None, acc, fpsim.formats.binary16]))
+    order = draw(st.sampled_from(["sequential", "chunked"]))
+    kw = {"chunk": draw(st.integers(1, 9))} if order == "chunked" else {}
+    spec = AccumSpec(acc, product=product, order=order, **kw)
+    return draw(operands(n, opfmt)), draw(operands(n, opfmt)), spec
+
+
+@settings(max_examples=200)
+@given(direct_cases())
+def test_direct_path_matches_reference(case):
+    from fpsim.accumulate import direct_rne_safe
+    a, b, spec = case
+    width = spec.product.man_bits + 1 if spec.product is not None else 22
+    assert direct_rne_safe(spec.acc, width)
+    check(a, b, spec)
+    # and as elements of a matmul, next to other rows and columns (the tiled kernel)
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    C = fpsim.matmul(np.stack([a, b]), np.stack([b, a, b], axis=1), spec)
+    assert same_bits(C[0, 0], fpsim.dot(a, b, spec)) and same_bits(C[1, 1], fpsim.dot(b, a, spec))
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("stats", [False, True])
+def test_fnuz_has_no_negative_zero(order, stats):
+    # init -0.0 is accepted as fnuz's zero; neither it nor -0 products may leave a -0
+    kw = {"chunk": 2} if order == "chunked" else {}
+    spec = AccumSpec(fpsim.formats.fp8_e4m3fnuz, order=order, **kw)
+    for a in ([], [-0.0], [0.0, -0.0]):
+        r = fpsim.dot(np.array(a), np.ones(len(a)), spec, init=-0.0, stats=stats)
+        r = r[0] if stats else r
+        assert same_bits(r, 0.0), (order, a, float(r))
