@@ -249,6 +249,10 @@ class Bench:
                     # costs (page faults of a new allocation) shows in the difference
                     "fpsim out=": Case(lambda fmt=fmt, mode=mode, kw=kw: fpsim.quantize(
                         x, fmt, mode, out=buf, **kw), x.size, "values", note="out= preallocated"),
+                    # float32 carriers: a new array of half the bytes (every format here fits)
+                    "fpsim float32": Case(lambda fmt=fmt, mode=mode, kw=kw: fpsim.quantize(
+                        x, fmt, mode, dtype=np.float32, **kw), x.size, "values",
+                        note="dtype=float32: returns a new float32 array"),
                 }
                 built = self._rival_filter(
                     rivals.quantize_cases(fname, mode, self.x64, self.x32, cfg.n_small, cfg.n_tiny))
@@ -454,9 +458,10 @@ def evaluate_targets(results: dict) -> list:
         numpy_mm = mm.get("numpy float64 matmul (clean process)")
         if not isinstance(numpy_mm, Timing):
             numpy_mm = mm.get("numpy float64 matmul")
-        alt = {   # the same comparison for fpsim writing into a preallocated out=
-            "quantize_numpy": paired_ratio(q.get("fpsim out="), q.get("numpy")),
-            "quantize_apytypes": paired_ratio(q.get("fpsim out="), q.get("APyTypes")),
+        alt = {   # the same comparisons for float32 carriers and a preallocated out=
+            key: {"`dtype=float32`": paired_ratio(q.get("fpsim float32"), q.get(rival)),
+                  "`out=`": paired_ratio(q.get("fpsim out="), q.get(rival))}
+            for key, rival in (("quantize_numpy", "numpy"), ("quantize_apytypes", "APyTypes"))
         }
         pairs = {
             "quantize_numpy": paired_ratio(q["fpsim"], q.get("numpy")),
