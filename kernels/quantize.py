@@ -67,6 +67,67 @@ def _fast_consts(m, emin, xmax):
     return sh, mask, odd_bit, lo_be, as_bits(xmax)
 
 
+_FRAC = np.uint64((1 << 52) - 1)
+_IMPLICIT = np.uint64(1 << 52)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _below_normal_bits(b, i, m, emin, q, c, subn, fnuz, mode, seed, k):
+    """(bits, ok) for the float64 with bits b where |b| < 2^emin, branch-free.
+
+    With subnormals: the significand as an integer, sig * 2^(ef - 1075), loses its s
+    lowest bits to the quantum q = 2^(emin - m) and is rounded up by the mode's rule on
+    those bits (the same rules as _round_add, on an integer instead of float64 bits);
+    the result is exactly (kept + up) * q. Flushing formats round on the normal grid (the
+    bit trick, c) and flush what stays below 2^emin. ok is False where this does not
+    hold: sr with more than 63 lost bits, and float64 subnormals under flushing."""
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    ab = b & _ABS
+    neg = (b & _SIGN) != zero
+    ef = ab >> np.uint64(52)
+    sig = (ab & _FRAC) | (_IMPLICIT if ef != zero else zero)
+    s = np.int64(emin - m + 1075) - np.int64(max(ef, one))       # >= 53 - m >= 1
+    # beyond 63 bits sig >> s is 0 and rem = sig; the clamp below 1 only keeps the shifts
+    # defined for the elements of the block this result is not used for
+    sc = np.uint64(min(max(s, 1), 63))
+    kept = sig >> sc
+    rem = sig & ((one << sc) - one)
+    half = one << (sc - one)
+    ok = True
+    if mode == RNE:
+        up = (rem > half) | ((rem == half) & ((kept & one) == one))
+    elif mode == RNA:
+        up = rem >= half
+    elif mode == RU:
+        up = (rem != zero) & (not neg)
+    elif mode == RD:
+        up = (rem != zero) & neg
+    elif mode == RTO:
+        kept = kept | np.uint64(rem != zero)
+        up = False
+    elif mode == SR:
+        # up iff rem / 2^s > r / 2^k
+        r = np.uint64(sr_bits(seed, i, k))
+        uk = np.uint64(k)
+        d = (sc - uk) if sc >= uk else zero
+        ceil = (rem >> d) + np.uint64((rem & ((one << d) - one)) != zero)
+        up = (r < ceil) if sc >= uk else ((rem << ((uk - sc) if sc < uk else zero)) > r)
+        ok = s <= 63
+    else:
+        up = False
+    sub = float(kept + np.uint64(up)) * q
+    if subn:
+        vb = as_bits(sub)
+    else:
+        rb, bad = _fast_bits(b, i, c[0], c[1], c[2], c[3], c[4], mode, seed, k)
+        vb = rb if (rb & _ABS) >= c[3] else zero
+        ok = (ef != zero) | (ab == zero)
+    # the sign of x, on zeros too, except that fnuz has only +0
+    vb = vb | ((b & _SIGN) if (vb != zero or not fnuz) else zero)
+    return vb, ok
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _pass1_f64(xb, ob, start, stop, c, mode, seed, k):
     """Bit-trick pass over one block into float64 bits ob, keeping the input bits where
@@ -126,6 +187,44 @@ def _pass1(xb, dst, start, stop, c, mode, seed, k, to_f32):
     return _pass1_f64(xb, dst, start, stop, c, RTO, seed, k)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, to_f32):
+    """Round the elements below 2^emin of one block (branch-free); todo[i - start] is
+    left True for the rest of what pass 1 gave up on (overflow, inf, NaN, and what
+    _below_normal_bits cannot do). src holds the input bits where pass 1 gave up."""
+    for i in range(start, stop):
+        b = src[i]
+        ab = b & _ABS
+        vb, ok = _below_normal_bits(b, i, m, emin, q, c, subn, fnuz, mode, seed, k)
+        if to_f32:
+            # src is the input: redo pass 1's test to know where it gave up
+            rb, badi = _fast_bits(b, i, c[0], c[1], c[2], c[3], c[4], mode, seed, k)
+            below = (ab < c[3]) & ok
+            todo[i - start] = (badi != np.uint64(0)) & (not below)
+            if below:
+                dst[i] = np.float32(from_bits(vb))
+        else:
+            below = (ab < c[3]) & ok
+            todo[i - start] = (ab > c[4]) | ((ab < c[3]) & (not ok))
+            dst[i] = vb if below else b
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pass2(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, to_f32):
+    """_pass2_mode with the mode (and subnormal handling) made constants."""
+    if subn:
+        if mode == RNE:
+            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, RNE, seed, k, to_f32)
+        elif mode == RTZ:
+            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, RTZ, seed, k, to_f32)
+        elif mode == SR:
+            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, SR, seed, k, to_f32)
+        else:
+            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, mode, seed, k, to_f32)
+    else:
+        _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, False, fnuz, mode, seed, k, to_f32)
+
+
 @par
 def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     """out[i] = x[i] rounded into the format; x, out 1-D float64 (out may be x).
@@ -140,7 +239,8 @@ def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     nblocks = (n + BLOCK - 1) // BLOCK
     fast = m < 52
     c = _fast_consts(m, emin, xmax)
-    lo_be, xmax_bits = c[3], c[4]
+    q = math.ldexp(1.0, emin - m)          # the quantum below 2^emin
+    fnuz = flav == FNUZ
     for blk in prange(nblocks):
         # unsigned indices: no negative-index wraparound check, so the loop vectorises
         start = np.uint64(blk * BLOCK)
@@ -148,13 +248,16 @@ def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
         bad = _pass1(xb, ob, start, stop, c, mode, seed, k, False) if fast else np.uint64(1)
         if bad == np.uint64(0):
             continue
+        todo = np.ones(stop - start, dtype=np.bool_)
+        if fast:
+            # pass 2, vectorised too: results below 2^emin (subnormals, zeros, flushing);
+            # pass 1 left the input bits exactly where |out| is outside [2^emin, xmax]
+            _pass2(ob, ob, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, False)
         for i in range(start, stop):
-            b = ob[i]                  # the input bits wherever pass 1 gave up
-            ab = b & _ABS
-            if fast and ab >= lo_be and ab <= xmax_bits:
-                continue               # pass 1's result stands
-            xi = from_bits(b) if fast else x[i]
+            if not todo[i - start]:
+                continue
             ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+            xi = from_bits(ob[i]) if fast else x[i]      # the input bits where still to do
             out[i] = round_value(xi, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
@@ -167,14 +270,17 @@ def quantize_f32_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     xb = x.view(np.uint64)
     nblocks = (n + BLOCK - 1) // BLOCK
     c = _fast_consts(m, emin, xmax)
+    q = math.ldexp(1.0, emin - m)
+    fnuz = flav == FNUZ
     for blk in prange(nblocks):
         start = np.uint64(blk * BLOCK)
         stop = np.uint64(min(blk * BLOCK + BLOCK, n))
         if _pass1(xb, out, start, stop, c, mode, seed, k, True) == np.uint64(0):
             continue
+        todo = np.ones(stop - start, dtype=np.bool_)
+        _pass2(xb, out, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, True)
         for i in range(start, stop):
-            rb, badi = _fast_bits(xb[i], i, c[0], c[1], c[2], c[3], c[4], mode, seed, k)
-            if badi == np.uint64(0):
+            if not todo[i - start]:
                 continue
             ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
             out[i] = np.float32(round_value(x[i], 0.0, 0, m, emin, xmax, flav, subn, sat, mode,

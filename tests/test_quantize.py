@@ -392,3 +392,29 @@ def test_float32_carriers_refused(dtype, fmt, exc, words):
 def test_float32_carriers_out_must_match():
     with pytest.raises(ValueError, match="out must be a float32"):
         fpsim.quantize(np.ones(3), "binary16", dtype=np.float32, out=np.empty(3))
+
+
+# ---------------------------------------------------------------------------------------------
+# below 2^emin: the vectorised second pass (subnormal grid, flushing), next to the scalar one
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("subnormals", [True, False])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["fp8_e4m3fn", "fp4_e2m1", "fp8_e5m2fnuz", "bfloat16"])
+def test_below_normal_range_random(name, mode, subnormals):
+    """Random magnitudes from float64's smallest subnormal up to just above 2^emin (where
+    rounding reaches the normal range), both signs, mixed into blocks with normal values
+    and specials so that every pass of the kernel runs; sr with several bit counts."""
+    fmt = variant(getattr(formats, name), subnormals=subnormals)
+    rng = np.random.default_rng(17)
+    n = 6000
+    mags = np.ldexp(rng.uniform(1, 2, n), rng.integers(-1074, fmt.emin + 1, n))
+    mags[::7] = np.ldexp(rng.uniform(1, 2, mags[::7].size), rng.integers(fmt.emin - fmt.man_bits - 3, fmt.emin + 1, mags[::7].size))
+    x = mags * rng.choice([-1.0, 1.0], n)
+    x[::11] = rng.standard_normal(x[::11].size)
+    x[5::97] = 0.0
+    x[6::97] = -0.0
+    x[7::97] = np.inf
+    if fmt.flavour != "finite":
+        x[8::97] = np.nan
+    for k in ([52, 3] if mode == "sr" else [52]):
+        check(x, fmt, mode, k=k, what="below-normal mix")
