@@ -230,6 +230,14 @@ def _lean_product(p, rounded, psh, pmask, plo, pxmax, pmode):
 
 
 @inline
+def _general_mac(a, b, old, acc, pf, rounded, mode, pmode):
+    """R(old + R_p(a*b)) by the general scalar path (deterministic modes)."""
+    if rounded:
+        return _add(old, _product(a, b, pf, pmode, 0, 52), acc, mode, 0, 52)
+    return fma_one(a, b, old, acc[0], acc[1], acc[2], acc[3], acc[4], False, mode, 0, 52)
+
+
+@inline
 def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pmode, direct):
     """Steps k0..k1-1 for a row of independent sums, s[j] = R(s[j] + R_p(A[i,k] B[k,j])),
     with the modes as constants so that LLVM vectorises the step. Each step reads one of
@@ -240,6 +248,19 @@ def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pm
     width = j1 - j0
     pp = _lean_params(pf)
     ap = _lean_params(acc)
+    if width == 1:
+        # one dot product (dot, or a matrix-vector product): a plain scalar chain, its
+        # latency is the limit; the rare general step is a predictable branch
+        x = s[0]
+        for kk in range(k0, k1):
+            a = A[i, kk]
+            b = B[kk, j0]
+            res, bad = _lean_mac(a, b, x, rounded, pp, ap, mode, pmode, direct)
+            if bad:
+                res = _general_mac(a, b, x, acc, pf, rounded, mode, pmode)
+            x = res
+        s[0] = x
+        return
     for kk in range(k0, k1):
         a = A[i, kk]
         brow = B[kk, j0:j1]
@@ -264,13 +285,7 @@ def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pm
                 for jj in range(8 * w8, min(8 * w8 + 8, width)):
                     if not flags[jj]:
                         continue
-                    old = src[jj]
-                    b = brow[jj]
-                    if rounded:
-                        dst[jj] = _add(old, _product(a, b, pf, pmode, 0, 52), acc, mode, 0, 52)
-                    else:
-                        dst[jj] = fma_one(a, b, old, acc[0], acc[1], acc[2], acc[3], acc[4],
-                                          False, mode, 0, 52)
+                    dst[jj] = _general_mac(a, brow[jj], src[jj], acc, pf, rounded, mode, pmode)
     if (k1 - k0) % 2 == 1:
         for jj in range(width):
             s[jj] = s2[jj]
@@ -750,21 +765,51 @@ def _exact_dot(A, B, i, j, K, init, acc, pf, mode, pmode, k, seed, o):
 def operand_range(x):
     """(largest significand width in bits, smallest and largest exponent) over the finite
     nonzero values of x; (0, 0, 0) when there are none. Decides, once per call, whether
-    every product of two operands is exact in float64."""
+    every product of two operands is exact in float64.
+
+    One vectorised pass over the bits: the smallest number of trailing zeros of the
+    normal values' significands is that of their OR, and the exponents reduce by min/max;
+    float64 subnormals (no implicit bit) are rare and go through a scalar pass."""
+    bits = np.ascontiguousarray(x).reshape(-1).view(np.uint64)
+    frac = np.uint64((1 << 52) - 1)
+    implicit = np.uint64(1 << 52)
+    zero = np.uint64(0)
+    sig_or = zero
+    be_min = np.uint64(2047)
+    be_max = zero
+    n_sub = 0
+    for i in range(bits.size):
+        ab = bits[i] & _ABS
+        be = ab >> np.uint64(52)
+        normal = (be != zero) & (be != np.uint64(0x7FF))
+        sig_or |= ((ab & frac) | implicit) if normal else zero
+        be_min = min(be_min, be if normal else np.uint64(2047))
+        be_max = max(be_max, be if normal else zero)
+        n_sub += (be == zero) & (ab != zero)
     width = 0
     lo_exp = 1 << 30
     hi_exp = -(1 << 30)
-    for v in x.ravel():
-        if v == 0.0 or not math.isfinite(v):
-            continue
-        sig, e = _split_float(v)
-        u = -sig if sig < 0 else sig
-        low = float(u & -u)                      # lowest set bit, a power of two
-        top = exponent_of(abs(v))
-        w = top - (e + exponent_of(low)) + 1
-        width = max(width, w)
-        lo_exp = min(lo_exp, top)
-        hi_exp = max(hi_exp, top)
+    if sig_or != zero:
+        tz = 0
+        while (sig_or >> np.uint64(tz)) & _ONE == zero:
+            tz += 1
+        width = 53 - tz
+        lo_exp = np.int64(be_min) - 1023
+        hi_exp = np.int64(be_max) - 1023
+    if n_sub:
+        for i in range(bits.size):
+            ab = bits[i] & _ABS
+            if ab == zero or ab >> np.uint64(52) != zero:
+                continue
+            top = 63                                     # the significand is ab itself
+            while (ab >> np.uint64(top)) == zero:
+                top -= 1
+            tz = 0
+            while (ab >> np.uint64(tz)) & _ONE == zero:
+                tz += 1
+            width = max(width, top - tz + 1)
+            lo_exp = min(lo_exp, top - 1074)
+            hi_exp = max(hi_exp, top - 1074)
     if width == 0:
         return 0, 0, 0
     return width, lo_exp, hi_exp

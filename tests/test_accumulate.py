@@ -364,3 +364,34 @@ def test_fnuz_has_no_negative_zero(order, stats):
         r = fpsim.dot(np.array(a), np.ones(len(a)), spec, init=-0.0, stats=stats)
         r = r[0] if stats else r
         assert same_bits(r, 0.0), (order, a, float(r))
+
+
+def _py_operand_range(values):
+    """Significand width (odd numerator of the exact ratio) and floor(log2|v|), in Python."""
+    w, lo, hi = 0, None, None
+    for v in values:
+        v = float(v)
+        if v == 0.0 or not math.isfinite(v):
+            continue
+        num, _ = abs(v).as_integer_ratio()
+        num //= num & -num                     # the odd part: integers keep their zeros
+        top = math.frexp(abs(v))[1] - 1
+        w = max(w, num.bit_length())
+        lo = top if lo is None else min(lo, top)
+        hi = top if hi is None else max(hi, top)
+    return (0, 0, 0) if w == 0 else (w, lo, hi)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_operand_range_matches_python(seed):
+    from fpsim.kernels.mac import operand_range
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 3000))
+    bits = rng.integers(0, 2**63, n, dtype=np.uint64) >> rng.integers(0, 64, n).astype(np.uint64)
+    x = bits.view(np.float64) * rng.choice([-1.0, 1.0], n)
+    x[::5] = fpsim.quantize(rng.standard_normal(x[::5].size), "fp16")
+    if n > 10:
+        x[3], x[4], x[5] = np.inf, np.nan, 5e-324 * (seed + 1)
+    want = _py_operand_range(x)
+    assert tuple(int(t) for t in operand_range(x)) == want
+    assert tuple(int(t) for t in operand_range(x.reshape(-1, 1)[::2])) == _py_operand_range(x[::2])
