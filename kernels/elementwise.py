@@ -15,8 +15,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .core import (FNUZ, RD, SR, fma, infinite_input, magnitude_mode, round_overflowed,
-                   round_to_odd, round_value, signbit, signed_zero, sr_bits, two_sum)
+from .core import (RD, SR, fma, infinite_input, round_to_odd, round_value, signbit, signed_zero,
+                   sr_bits, two_sum)
 
 par = njit(cache=True, nogil=True, parallel=True)
 jit = njit(cache=True, nogil=True)

@@ -145,15 +145,24 @@ def _lean_mac(a, b, old, rounded, pp, ap, mode, pmode, direct):
         pb, pbad = _lean_round_bits(as_bits(p), pp[0], pp[1], pp[2], pp[3], pmode)
         p = from_bits(pb)
     if direct:
-        hb = as_bits(old + p)
-    else:
-        hi, lo = two_sum(old, p)
-        hb = as_bits(hi)
-        nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
-        opp = (as_bits(lo) ^ hb) >> np.uint64(63)
-        hb = (hb - (nz & opp)) | nz                   # round to odd at 53 bits
+        rb, bad = _lean_round_bits(as_bits(old + p), ap[0], ap[1], ap[2], ap[3], mode)
+        return from_bits(rb), bad | pbad
+    res, bad = _lean_add(old, p, ap, mode)
+    return res, bad | pbad
+
+
+@inline
+def _lean_add(x, y, ap, mode):
+    """(R(x + y), bad) for RNE/RTZ (a constant): TwoSum, round-to-odd at 53 bits (which
+    makes the second rounding exact), then _lean_round_bits."""
+    hi, lo = two_sum(x, y)
+    hb = as_bits(hi)
+    # lo is NaN when hi is inf or NaN: leave those bits alone (they are flagged anyway)
+    nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
+    opp = (as_bits(lo) ^ hb) >> np.uint64(63)
+    hb = (hb - (nz & opp)) | nz
     rb, bad = _lean_round_bits(hb, ap[0], ap[1], ap[2], ap[3], mode)
-    return from_bits(rb), bad | pbad
+    return from_bits(rb), bad
 
 
 # ---- general (scalar) steps ------------------------------------------------------------
@@ -220,15 +229,6 @@ def _count(stats, s, res, exact):
 
 
 # ---- sequential and chunked: tiles of independent dot products --------------------------
-@inline
-def _lean_product(p, rounded, psh, pmask, plo, pxmax, pmode):
-    """The exact product p, rounded into the product format when there is one."""
-    if rounded:
-        pb, pbad = _fast_round_bits(as_bits(p), psh, pmask, plo, pxmax, pmode, 0, 52)
-        return from_bits(pb), pbad
-    return p, False
-
-
 @inline
 def _general_mac(a, b, old, acc, pf, rounded, mode, pmode):
     """R(old + R_p(a*b)) by the general scalar path (deterministic modes)."""
@@ -372,6 +372,31 @@ def _chunk_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, k, 
                 s[jj] = res
 
 
+@inline
+def _kahan_lean_step(a, brow, s, c, flags, width, rounded, pp, ap, mode, pmode):
+    """One Kahan step for a row of independent sums, the four roundings by _lean_add;
+    a lane with any of them flagged keeps s, c and is flagged for the general path."""
+    any_bad = False
+    for jj in range(width):
+        p = a * brow[jj]
+        pbad = False
+        if rounded:
+            pb, pbad = _lean_round_bits(as_bits(p), pp[0], pp[1], pp[2], pp[3], pmode)
+            p = from_bits(pb)
+        s0 = s[jj]
+        c0 = c[jj]
+        y, b1 = _lean_add(p, -c0, ap, mode)
+        t, b2 = _lean_add(s0, y, ap, mode)
+        d, b3 = _lean_add(t, -s0, ap, mode)
+        cn, b4 = _lean_add(d, -y, ap, mode)
+        bad = pbad | b1 | b2 | b3 | b4
+        flags[jj] = bad
+        any_bad |= bad
+        s[jj] = s0 if bad else t
+        c[jj] = c0 if bad else cn
+    return any_bad
+
+
 @jit
 def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, fast,
                 want_stats, stats, n_cols):
@@ -380,29 +405,29 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, 
     The four roundings of a step go through the fast path together; an element with any
     of them flagged redoes its whole step in the general path."""
     width = np.uint64(j1 - j0)
-    ash, amask, alo, axmax = _fast_params(acc)
-    psh, pmask, plo, pxmax = _fast_params(pf)
     rounded = pf[0] >= 0
     obase = np.uint64(i * n_cols + j0)
-    lean = fast and not want_stats and mode in (RNE, RTZ) and (not rounded or pmode in (RNE, RTZ))
+    lean = (fast and not want_stats and mode in (RNE, RTZ) and acc[3] != FNUZ
+            and (not rounded or (pmode in (RNE, RTZ) and pf[3] != FNUZ)))
+    pp = _lean_params(pf)
+    ap = _lean_params(acc)
     for kk in range(K):
         a = A[i, kk]
         brow = B[kk, j0:j1]
         any_bad = False
         if lean:
-            for jj in range(width):
-                p, pbad = _lean_product(a * brow[jj], rounded, psh, pmask, plo, pxmax, pmode)
-                s0 = s[jj]
-                c0 = c[jj]
-                y, b1, e1 = _fast_add(p, -c0, ash, amask, alo, axmax, mode, 0, 52)
-                t, b2, e2 = _fast_add(s0, y, ash, amask, alo, axmax, mode, 0, 52)
-                d, b3, e3 = _fast_add(t, -s0, ash, amask, alo, axmax, mode, 0, 52)
-                cn, b4, e4 = _fast_add(d, -y, ash, amask, alo, axmax, mode, 0, 52)
-                bad = pbad | b1 | b2 | b3 | b4
-                flags[jj] = bad
-                any_bad |= bad
-                s[jj] = s0 if bad else t
-                c[jj] = c0 if bad else cn
+            # the modes as constants, so that each variant is one straight vector loop
+            if rounded:
+                if mode == RNE and pmode == RNE:
+                    any_bad = _kahan_lean_step(a, brow, s, c, flags, width, True, pp, ap, RNE, RNE)
+                elif mode == RTZ and pmode == RTZ:
+                    any_bad = _kahan_lean_step(a, brow, s, c, flags, width, True, pp, ap, RTZ, RTZ)
+                else:
+                    any_bad = _kahan_lean_step(a, brow, s, c, flags, width, True, pp, ap, mode, pmode)
+            elif mode == RNE:
+                any_bad = _kahan_lean_step(a, brow, s, c, flags, width, False, pp, ap, RNE, RNE)
+            else:
+                any_bad = _kahan_lean_step(a, brow, s, c, flags, width, False, pp, ap, RTZ, RTZ)
         if lean and not any_bad:
             continue
         for jj in range(width):
@@ -431,6 +456,33 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, 
             s[jj] = t
 
 
+@inline
+def _lean_products(a, brow, v, flags, width, pp, pmode):
+    """v[j] = R_p(a * brow[j]) (exact products, pmode RNE/RTZ a constant); flags the
+    lanes whose product leaves the normal range of the product format."""
+    any_bad = False
+    for jj in range(width):
+        pb, bad = _lean_round_bits(as_bits(a * brow[jj]), pp[0], pp[1], pp[2], pp[3], pmode)
+        v[jj] = from_bits(pb)
+        flags[jj] = bad
+        any_bad |= bad
+    return any_bad
+
+
+@inline
+def _pairwise_lean_node(left, right, flags, width, ap, mode):
+    """left[j] = R(left[j] + right[j]) for a row of independent sums (mode a constant);
+    a flagged lane keeps left[j] for the general path."""
+    any_bad = False
+    for jj in range(width):
+        x = left[jj]
+        r, bad = _lean_add(x, right[jj], ap, mode)
+        flags[jj] = bad
+        any_bad |= bad
+        left[jj] = x if bad else r
+    return any_bad
+
+
 @jit
 def _pairwise_tile(A, B, i, j0, j1, K, init, res, flags, acc, pf, mode, pmode, k, seed, fast,
                    want_stats, stats, n_cols):
@@ -439,11 +491,12 @@ def _pairwise_tile(A, B, i, j0, j1, K, init, res, flags, acc, pf, mode, pmode, k
     res = R(init + tree). The tree is the same for every column, so each node is one
     vectorised pass over the tile (explicit post-order stack, no recursion)."""
     width = j1 - j0
-    ash, amask, alo, axmax = _fast_params(acc)
-    psh, pmask, plo, pxmax = _fast_params(pf)
     rounded = pf[0] >= 0
     obase = i * n_cols + j0
-    lean = fast and not want_stats and mode in (RNE, RTZ) and (not rounded or pmode in (RNE, RTZ))
+    lean = fast and not want_stats and mode in (RNE, RTZ) and acc[3] != FNUZ
+    lean_leaves = fast and rounded and pmode in (RNE, RTZ) and pf[3] != FNUZ
+    ap = _lean_params(acc)
+    pp = _lean_params(pf)
     depth = 130
     slo = np.empty(depth, np.int64)
     shi = np.empty(depth, np.int64)
@@ -462,21 +515,25 @@ def _pairwise_tile(A, B, i, j0, j1, K, init, res, flags, acc, pf, mode, pmode, k
         if h0 - l0 == 1:                   # leaf: the products of step l0
             a = A[i, l0]
             v = vals[vp]
-            for jj in range(width):
-                b = B[l0, j0 + jj]
-                if rounded:
-                    if fast and pmode != SR:
-                        # a*b is exact: the bit trick rounds it unless it leaves the
-                        # normal range of the product format
-                        pb, pbad = _fast_round_bits(as_bits(a * b), psh, pmask, plo, pxmax,
-                                                    pmode, 0, 52)
-                        if not pbad:
-                            v[jj] = from_bits(pb)
-                            continue
-                    rp = sr_bits(_stream(seed, obase + jj, 1), l0, k) if pmode == SR else np.int64(0)
-                    v[jj] = _product(a, b, pf, pmode, rp, k)
+            brow = B[l0, j0:j1]
+            if not rounded:
+                for jj in range(uw):
+                    v[jj] = a * brow[jj]
+            elif lean_leaves:
+                # a*b is exact: the bit trick rounds it unless it leaves the normal range
+                # of the product format (those lanes are flagged and done below)
+                if pmode == RNE:
+                    any_bad = _lean_products(a, brow, v, flags, uw, pp, RNE)
                 else:
-                    v[jj] = a * b
+                    any_bad = _lean_products(a, brow, v, flags, uw, pp, RTZ)
+                if any_bad:
+                    for jj in range(width):
+                        if flags[jj]:
+                            v[jj] = _product(a, brow[jj], pf, pmode, 0, k)
+            else:
+                for jj in range(width):
+                    rp = sr_bits(_stream(seed, obase + jj, 1), l0, k) if pmode == SR else np.int64(0)
+                    v[jj] = _product(a, brow[jj], pf, pmode, rp, k)
             vp += 1
             sp -= 1
             continue
@@ -495,12 +552,10 @@ def _pairwise_tile(A, B, i, j0, j1, K, init, res, flags, acc, pf, mode, pmode, k
         right = vals[vp - 1]
         any_bad = False
         if lean:
-            for jj in range(uw):
-                x = left[jj]
-                r, bad, ex = _fast_add(x, right[jj], ash, amask, alo, axmax, mode, 0, 52)
-                flags[jj] = bad
-                any_bad |= bad
-                left[jj] = x if bad else r
+            if mode == RNE:
+                any_bad = _pairwise_lean_node(left, right, flags, uw, ap, RNE)
+            else:
+                any_bad = _pairwise_lean_node(left, right, flags, uw, ap, RTZ)
         if any_bad or not lean:
             for jj in range(width):
                 if lean and not flags[jj]:

@@ -2,7 +2,6 @@
 numpy (and MPFR for fma)."""
 from __future__ import annotations
 
-import itertools
 import math
 from fractions import Fraction
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import fpsim.predict
 from fpsim.predict import Conv2d, Linear, PredictionRow, PredictionTable, network_layers, networks, predict
 from fpsim.vrr import min_macc
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import gmpy2
 import ml_dtypes

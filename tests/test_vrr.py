@@ -16,7 +16,6 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import integrate, special
 
-import fpsim.vrr
 from fpsim.vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
 
 LN50 = math.log(50)
