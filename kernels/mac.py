@@ -242,8 +242,8 @@ def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pm
     """Steps k0..k1-1 for a row of independent sums, s[j] = R(s[j] + R_p(A[i,k] B[k,j])),
     with the modes as constants so that LLVM vectorises the step. Each step reads one of
     s, s2 and writes the other; a lane that needs the general path (result not a normal
-    number, or inf/NaN) is redone from the source array, where its old value is still
-    intact: no per-lane flags to store and no select in the common step.
+    number, or inf/NaN) is flagged and redone from the source array, where its old value
+    is still intact: no select in the common step.
     flags: scratch of a multiple of 8 lanes, False beyond width."""
     width = j1 - j0
     pp = _lean_params(pf)
@@ -271,13 +271,11 @@ def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pm
         for jj in range(width):
             # a bad lane's dst is overwritten below, so no select is needed here
             res, bad = _lean_mac(a, brow[jj], src[jj], rounded, pp, ap, mode, pmode, direct)
+            flags[jj] = bad
             any_bad |= bad
             dst[jj] = res
         if any_bad:
-            # rare: find the lanes again (vectorised), then redo them one by one
-            for jj in range(width):
-                res, bad = _lean_mac(a, brow[jj], src[jj], rounded, pp, ap, mode, pmode, direct)
-                flags[jj] = bad
+            # rare: redo the flagged lanes from their untouched source values
             words = flags.view(np.uint64)          # eight lanes per test
             for w8 in range(len(words)):
                 if words[w8] == _ZERO:
@@ -301,10 +299,10 @@ def _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, dire
         else:
             _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, True)
     elif rounded:
-        if mode == RNE and pmode == RNE:
+        if mode == RNE:
             _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, False)
         else:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, mode, pmode, False)
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RTZ, RTZ, False)
     elif mode == RNE:
         _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, False)
     else:
@@ -324,7 +322,7 @@ def _chunk_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, k, 
     # Modes whose decisions need no random bits and no counting get a lean loop with the
     # modes as constants, which LLVM vectorises; the rest share one general loop.
     if (fast and not want_stats and mode in (RNE, RTZ) and acc[3] != FNUZ
-            and (not rounded_products or (pmode in (RNE, RTZ) and pf[3] != FNUZ))):
+            and (not rounded_products or (pmode == mode and pf[3] != FNUZ))):
         direct = direct and mode == RNE and (not rounded_products or pmode == RNE)
         _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, direct)
         return
@@ -408,7 +406,7 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, 
     rounded = pf[0] >= 0
     obase = np.uint64(i * n_cols + j0)
     lean = (fast and not want_stats and mode in (RNE, RTZ) and acc[3] != FNUZ
-            and (not rounded or (pmode in (RNE, RTZ) and pf[3] != FNUZ)))
+            and (not rounded or (pmode == mode and pf[3] != FNUZ)))
     pp = _lean_params(pf)
     ap = _lean_params(acc)
     for kk in range(K):
@@ -418,12 +416,10 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, 
         if lean:
             # the modes as constants, so that each variant is one straight vector loop
             if rounded:
-                if mode == RNE and pmode == RNE:
+                if mode == RNE:
                     any_bad = _kahan_lean_step(a, brow, s, c, flags, width, True, pp, ap, RNE, RNE)
-                elif mode == RTZ and pmode == RTZ:
-                    any_bad = _kahan_lean_step(a, brow, s, c, flags, width, True, pp, ap, RTZ, RTZ)
                 else:
-                    any_bad = _kahan_lean_step(a, brow, s, c, flags, width, True, pp, ap, mode, pmode)
+                    any_bad = _kahan_lean_step(a, brow, s, c, flags, width, True, pp, ap, RTZ, RTZ)
             elif mode == RNE:
                 any_bad = _kahan_lean_step(a, brow, s, c, flags, width, False, pp, ap, RNE, RNE)
             else:
@@ -580,89 +576,130 @@ def _pairwise_tile(A, B, i, j0, j1, K, init, res, flags, acc, pf, mode, pmode, k
         res[jj] = r
 
 
-@par
-def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, seed, fast,
-              direct, want_stats, stats):
-    """out[i, j] for the orders that run as tiles of independent dot products: sequential,
-    chunked, pairwise, kahan; stats[tile] += counts."""
-    M, K = A.shape
+@jit
+def _chunked_tile(A, B, out, i, j0, j1, init, sequential, chunk, acc, outer, pf, mode, pmode, k,
+                  seed, fast, direct, want_stats, st):
+    """out[i, j0:j1] in the sequential or chunked order (st += counts)."""
+    K = A.shape[1]
     N = B.shape[1]
-    ntj = (N + TILE - 1) // TILE
+    w = j1 - j0
+    s = np.empty(w)
+    s2 = np.empty(w)
+    tot = np.empty(w)
+    flags = np.zeros((w + 7) // 8 * 8, dtype=np.bool_)   # whole uint64 words
+    if sequential:
+        for jj in range(w):
+            s[jj] = init
+        _chunk_pass(A, B, i, j0, j1, 0, K, s, s2, flags, acc, pf, mode, pmode, k, seed,
+                    fast, direct, want_stats, st, 0, N)
+        for jj in range(w):
+            out[i, j0 + jj] = s[jj]
+        return
     osh, omask, olo, oxmax = _fast_params(outer)
     # the outer sum of chunked takes the lean fast path on the same terms as the chunks
     outer_fast = (fast and not want_stats and outer[0] <= 50 and (mode == RNE or mode == RTZ))
-    for tile in prange(M * ntj):
-        i = tile // ntj
-        j0 = (tile % ntj) * TILE
-        j1 = min(j0 + TILE, N)
-        w = j1 - j0
-        s = np.empty(w)
-        s2 = np.empty(w)
-        tot = np.empty(w)
-        flags = np.zeros((w + 7) // 8 * 8, dtype=np.bool_)   # whole uint64 words
-        st = stats[tile]
-        if order == PAIRWISE:
-            if K == 0:
-                for jj in range(w):
-                    out[i, j0 + jj] = init
+    for jj in range(w):
+        tot[jj] = init
+    nchunks = (K + chunk - 1) // chunk
+    for c in range(nchunks):
+        k0 = c * chunk
+        k1 = min(k0 + chunk, K)
+        for jj in range(w):
+            s[jj] = 0.0
+        # addition counter t: chunk c's additions come after c chunks and c outer adds
+        _chunk_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, k, seed,
+                    fast, direct, want_stats, st, k0 + c, N)
+        t = k1 + c
+        any_bad = not outer_fast
+        if outer_fast:
+            # the outer sum through the fast path too (its operands are float64 values)
+            for jj in range(np.uint64(w)):
+                old = tot[jj]
+                res, bad, ex = _fast_add(old, s[jj], osh, omask, olo, oxmax, mode, 0, 52)
+                flags[jj] = bad
+                any_bad |= bad
+                tot[jj] = old if bad else res
+        if not any_bad:
+            continue
+        for jj in range(w):
+            if outer_fast and not flags[jj]:
                 continue
+            j = j0 + jj
+            ri = sr_bits(_stream(seed, i * N + j, 0), t, k) if mode == SR else np.int64(0)
+            old = tot[jj]
+            res = _add(old, s[jj], outer, mode, ri, k)
+            if want_stats and s[jj] != 0.0 and _finite(old, s[jj]):
+                _count(st, old, res, _is_exact_add(old, s[jj], res, outer))
+            tot[jj] = res
+    for jj in range(w):
+        out[i, j0 + jj] = tot[jj]
+
+
+@jit
+def _other_tile(A, B, out, i, j0, j1, init, pairwise, acc, pf, mode, pmode, k, seed, fast,
+                want_stats, st):
+    """out[i, j0:j1] in the pairwise or kahan order (st += counts)."""
+    K = A.shape[1]
+    N = B.shape[1]
+    w = j1 - j0
+    s = np.empty(w)
+    flags = np.zeros((w + 7) // 8 * 8, dtype=np.bool_)
+    if pairwise:
+        if K == 0:
+            for jj in range(w):
+                s[jj] = init
+        else:
             _pairwise_tile(A, B, i, j0, j1, K, init, s, flags, acc, pf, mode, pmode, k, seed,
                            fast, want_stats, st, N)
-            for jj in range(w):
-                out[i, j0 + jj] = s[jj]
-            continue
-        if order == KAHAN:
-            for jj in range(w):
-                s[jj] = init
-                tot[jj] = 0.0
-            _kahan_pass(A, B, i, j0, j1, K, s, tot, flags, acc, pf, mode, pmode, k, seed, fast,
-                        want_stats, st, N)
-            for jj in range(w):
-                out[i, j0 + jj] = s[jj]
-            continue
-        if order == SEQUENTIAL:
-            for jj in range(w):
-                s[jj] = init
-            _chunk_pass(A, B, i, j0, j1, 0, K, s, s2, flags, acc, pf, mode, pmode, k, seed,
-                        fast, direct, want_stats, st, 0, N)
-            for jj in range(w):
-                out[i, j0 + jj] = s[jj]
-            continue
+    else:
+        c = np.zeros(w)
         for jj in range(w):
-            tot[jj] = init
-        nchunks = (K + chunk - 1) // chunk
-        for c in range(nchunks):
-            k0 = c * chunk
-            k1 = min(k0 + chunk, K)
-            for jj in range(w):
-                s[jj] = 0.0
-            # addition counter t: chunk c's additions come after c chunks and c outer adds
-            _chunk_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, pmode, k, seed,
-                        fast, direct, want_stats, st, k0 + c, N)
-            t = k1 + c
-            any_bad = not outer_fast
-            if outer_fast:
-                # the outer sum through the fast path too (its operands are float64 values)
-                for jj in range(np.uint64(w)):
-                    old = tot[jj]
-                    res, bad, ex = _fast_add(old, s[jj], osh, omask, olo, oxmax, mode, 0, 52)
-                    flags[jj] = bad
-                    any_bad |= bad
-                    tot[jj] = old if bad else res
-            if not any_bad:
-                continue
-            for jj in range(w):
-                if outer_fast and not flags[jj]:
-                    continue
-                j = j0 + jj
-                ri = sr_bits(_stream(seed, i * N + j, 0), t, k) if mode == SR else np.int64(0)
-                old = tot[jj]
-                res = _add(old, s[jj], outer, mode, ri, k)
-                if want_stats and s[jj] != 0.0 and _finite(old, s[jj]):
-                    _count(st, old, res, _is_exact_add(old, s[jj], res, outer))
-                tot[jj] = res
-        for jj in range(w):
-            out[i, j0 + jj] = tot[jj]
+            s[jj] = init
+        _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, fast,
+                    want_stats, st, N)
+    for jj in range(w):
+        out[i, j0 + jj] = s[jj]
+
+
+# One parallel kernel per family of orders, each a one-call prange body: Numba compiles a
+# parallel kernel together with everything it calls, so a single kernel for all orders
+# took minutes to compile, and every user paid for the orders they never use.
+@par
+def _chunked_tiles(A, B, out, init, sequential, chunk, acc, outer, pf, mode, pmode, k, seed,
+                   fast, direct, want_stats, stats):
+    M = A.shape[0]
+    N = B.shape[1]
+    ntj = (N + TILE - 1) // TILE
+    for tile in prange(M * ntj):
+        j0 = (tile % ntj) * TILE
+        _chunked_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, sequential, chunk,
+                      acc, outer, pf, mode, pmode, k, seed, fast, direct, want_stats,
+                      stats[tile])
+
+
+@par
+def _other_tiles(A, B, out, init, pairwise, acc, pf, mode, pmode, k, seed, fast, want_stats,
+                 stats):
+    M = A.shape[0]
+    N = B.shape[1]
+    ntj = (N + TILE - 1) // TILE
+    for tile in prange(M * ntj):
+        j0 = (tile % ntj) * TILE
+        _other_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, pairwise, acc, pf,
+                    mode, pmode, k, seed, fast, want_stats, stats[tile])
+
+
+def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, seed, fast,
+              direct, want_stats, stats):
+    """out[i, j] for the orders that run as tiles of independent dot products: sequential,
+    chunked, pairwise, kahan; stats[tile] += counts. (Dispatch only: the kernels are
+    _chunked_tiles and _other_tiles.)"""
+    if order in (SEQUENTIAL, CHUNKED):
+        _chunked_tiles(A, B, out, init, order == SEQUENTIAL, chunk, acc, outer, pf, mode, pmode,
+                       k, seed, fast, direct, want_stats, stats)
+    else:
+        _other_tiles(A, B, out, init, order == PAIRWISE, acc, pf, mode, pmode, k, seed, fast,
+                     want_stats, stats)
 
 
 # ---- exact: one dot product at a time -----------------------------------------------------

@@ -154,37 +154,29 @@ def _pass1_f32(xb, out, start, stop, c, mode, seed, k):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pass1(xb, dst, start, stop, c, mode, seed, k, to_f32):
-    """_pass1_f64 / _pass1_f32 with the mode made a constant: with a run-time mode LLVM
-    computes every mode's rounding (SplitMix64 included) and selects, several times
-    slower."""
-    if to_f32:
-        if mode == RNE:
-            return _pass1_f32(xb, dst, start, stop, c, RNE, seed, k)
-        if mode == RTZ:
-            return _pass1_f32(xb, dst, start, stop, c, RTZ, seed, k)
-        if mode == SR:
-            return _pass1_f32(xb, dst, start, stop, c, SR, seed, k)
-        if mode == RNA:
-            return _pass1_f32(xb, dst, start, stop, c, RNA, seed, k)
-        if mode == RU:
-            return _pass1_f32(xb, dst, start, stop, c, RU, seed, k)
-        if mode == RD:
-            return _pass1_f32(xb, dst, start, stop, c, RD, seed, k)
-        return _pass1_f32(xb, dst, start, stop, c, RTO, seed, k)
+def _pass1_any_f64(xb, ob, start, stop, c, mode, seed, k):
+    """_pass1_f64 with the common modes as constants: with a run-time mode LLVM computes
+    every mode's rounding (SplitMix64 included) and selects, several times slower. The
+    other modes share one loop whose mode provably is not sr (no random bits drawn)."""
     if mode == RNE:
-        return _pass1_f64(xb, dst, start, stop, c, RNE, seed, k)
+        return _pass1_f64(xb, ob, start, stop, c, RNE, seed, k)
     if mode == RTZ:
-        return _pass1_f64(xb, dst, start, stop, c, RTZ, seed, k)
+        return _pass1_f64(xb, ob, start, stop, c, RTZ, seed, k)
     if mode == SR:
-        return _pass1_f64(xb, dst, start, stop, c, SR, seed, k)
-    if mode == RNA:
-        return _pass1_f64(xb, dst, start, stop, c, RNA, seed, k)
-    if mode == RU:
-        return _pass1_f64(xb, dst, start, stop, c, RU, seed, k)
-    if mode == RD:
-        return _pass1_f64(xb, dst, start, stop, c, RD, seed, k)
-    return _pass1_f64(xb, dst, start, stop, c, RTO, seed, k)
+        return _pass1_f64(xb, ob, start, stop, c, SR, seed, k)
+    return _pass1_f64(xb, ob, start, stop, c, mode if mode != SR else RNE, seed, k)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _pass1_any_f32(xb, out, start, stop, c, mode, seed, k):
+    """_pass1_any_f64 for float32 carriers."""
+    if mode == RNE:
+        return _pass1_f32(xb, out, start, stop, c, RNE, seed, k)
+    if mode == RTZ:
+        return _pass1_f32(xb, out, start, stop, c, RTZ, seed, k)
+    if mode == SR:
+        return _pass1_f32(xb, out, start, stop, c, SR, seed, k)
+    return _pass1_f32(xb, out, start, stop, c, mode if mode != SR else RNE, seed, k)
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -220,9 +212,33 @@ def _pass2(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k
         elif mode == SR:
             _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, SR, seed, k, to_f32)
         else:
-            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, mode, seed, k, to_f32)
+            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz,
+                        mode if mode != SR else RNE, seed, k, to_f32)
     else:
         _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, False, fnuz, mode, seed, k, to_f32)
+
+
+@njit(cache=True, nogil=True)
+def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat, mode, seed,
+                    k, c, q):
+    """quantize_kernel's work on x[start:stop] (a plain function: the parallel kernel's
+    body stays one call, which keeps Numba's parfor passes, and compile time, small)."""
+    fast = m < 52
+    bad = _pass1_any_f64(xb, ob, start, stop, c, mode, seed, k) if fast else np.uint64(1)
+    if bad == np.uint64(0):
+        return
+    todo = np.ones(stop - start, dtype=np.bool_)
+    if fast:
+        # pass 2, vectorised too: results below 2^emin (subnormals, zeros, flushing);
+        # pass 1 left the input bits exactly where |out| is outside [2^emin, xmax]
+        _pass2(ob, ob, todo, start, stop, m, emin, q, c, subn, flav == FNUZ, mode, seed, k,
+               False)
+    for i in range(start, stop):
+        if not todo[i - start]:
+            continue
+        ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+        xi = from_bits(ob[i]) if fast else x[i]      # the input bits where still to do
+        out[i] = round_value(xi, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
 @par
@@ -231,34 +247,35 @@ def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
 
     Pass 1 (vectorised, branch-free) rounds each block with the bit trick and keeps the
     input bits where the result would not be a normal number of the format (zero,
-    subnormal, overflow, inf, NaN); pass 2 revisits, in cache, only the blocks that had
-    such an element and sends those elements through the general rounding."""
+    subnormal, overflow, inf, NaN); pass 2 (vectorised) rounds those below 2^emin;
+    pass 3 sends what is left (overflow, inf, NaN) through the general rounding."""
     n = x.size
     xb = x.view(np.uint64)
     ob = out.view(np.uint64)
     nblocks = (n + BLOCK - 1) // BLOCK
-    fast = m < 52
     c = _fast_consts(m, emin, xmax)
     q = math.ldexp(1.0, emin - m)          # the quantum below 2^emin
-    fnuz = flav == FNUZ
     for blk in prange(nblocks):
-        # unsigned indices: no negative-index wraparound check, so the loop vectorises
-        start = np.uint64(blk * BLOCK)
-        stop = np.uint64(min(blk * BLOCK + BLOCK, n))
-        bad = _pass1(xb, ob, start, stop, c, mode, seed, k, False) if fast else np.uint64(1)
-        if bad == np.uint64(0):
+        # unsigned indices: no negative-index wraparound check, so the loops vectorise
+        _quantize_block(x, xb, out, ob, np.uint64(blk * BLOCK),
+                        np.uint64(min(blk * BLOCK + BLOCK, n)), m, emin, xmax, flav, subn, sat,
+                        mode, seed, k, c, q)
+
+
+@njit(cache=True, nogil=True)
+def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat, mode, seed,
+                        k, c, q):
+    """quantize_f32_kernel's work on one block."""
+    if _pass1_any_f32(xb, out, start, stop, c, mode, seed, k) == np.uint64(0):
+        return
+    todo = np.ones(stop - start, dtype=np.bool_)
+    _pass2(xb, out, todo, start, stop, m, emin, q, c, subn, flav == FNUZ, mode, seed, k, True)
+    for i in range(start, stop):
+        if not todo[i - start]:
             continue
-        todo = np.ones(stop - start, dtype=np.bool_)
-        if fast:
-            # pass 2, vectorised too: results below 2^emin (subnormals, zeros, flushing);
-            # pass 1 left the input bits exactly where |out| is outside [2^emin, xmax]
-            _pass2(ob, ob, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, False)
-        for i in range(start, stop):
-            if not todo[i - start]:
-                continue
-            ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
-            xi = from_bits(ob[i]) if fast else x[i]      # the input bits where still to do
-            out[i] = round_value(xi, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
+        ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+        out[i] = np.float32(round_value(x[i], 0.0, 0, m, emin, xmax, flav, subn, sat, mode,
+                                        ri, k))
 
 
 @par
@@ -271,20 +288,10 @@ def quantize_f32_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     nblocks = (n + BLOCK - 1) // BLOCK
     c = _fast_consts(m, emin, xmax)
     q = math.ldexp(1.0, emin - m)
-    fnuz = flav == FNUZ
     for blk in prange(nblocks):
-        start = np.uint64(blk * BLOCK)
-        stop = np.uint64(min(blk * BLOCK + BLOCK, n))
-        if _pass1(xb, out, start, stop, c, mode, seed, k, True) == np.uint64(0):
-            continue
-        todo = np.ones(stop - start, dtype=np.bool_)
-        _pass2(xb, out, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, True)
-        for i in range(start, stop):
-            if not todo[i - start]:
-                continue
-            ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
-            out[i] = np.float32(round_value(x[i], 0.0, 0, m, emin, xmax, flav, subn, sat, mode,
-                                            ri, k))
+        _quantize_f32_block(x, xb, out, np.uint64(blk * BLOCK),
+                            np.uint64(min(blk * BLOCK + BLOCK, n)), m, emin, xmax, flav, subn,
+                            sat, mode, seed, k, c, q)
 
 
 @par
