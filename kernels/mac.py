@@ -694,9 +694,17 @@ def mac_tiles(A, B, out, init, order, chunk, acc, outer, pf, mode, pmode, k, see
     """out[i, j] for the orders that run as tiles of independent dot products: sequential,
     chunked, pairwise, kahan; stats[tile] += counts. (Dispatch only: the kernels are
     _chunked_tiles and _other_tiles.)"""
+    one_tile = A.shape[0] == 1 and B.shape[1] <= TILE     # a dot product: no threads to wake
     if order in (SEQUENTIAL, CHUNKED):
-        _chunked_tiles(A, B, out, init, order == SEQUENTIAL, chunk, acc, outer, pf, mode, pmode,
-                       k, seed, fast, direct, want_stats, stats)
+        if one_tile:
+            _chunked_tile(A, B, out, 0, 0, B.shape[1], init, order == SEQUENTIAL, chunk, acc,
+                          outer, pf, mode, pmode, k, seed, fast, direct, want_stats, stats[0])
+        else:
+            _chunked_tiles(A, B, out, init, order == SEQUENTIAL, chunk, acc, outer, pf, mode,
+                           pmode, k, seed, fast, direct, want_stats, stats)
+    elif one_tile:
+        _other_tile(A, B, out, 0, 0, B.shape[1], init, order == PAIRWISE, acc, pf, mode, pmode,
+                    k, seed, fast, want_stats, stats[0])
     else:
         _other_tiles(A, B, out, init, order == PAIRWISE, acc, pf, mode, pmode, k, seed, fast,
                      want_stats, stats)
