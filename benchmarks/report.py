@@ -1,11 +1,8 @@
 """Render the results of run.py as docs/benchmarks.md."""
 from __future__ import annotations
 
-import math
-import os
 import shlex
 import statistics
-from pathlib import Path
 
 from benchmarks import accuracy
 from benchmarks.timing import Failed, Timing, paired_ratio
@@ -516,8 +513,6 @@ def _scaling(res) -> list:
 
 def render(res) -> str:
     reasons = _Reasons()
-    cfg = res["config"]
-    out_path = Path(cfg.out).resolve()
     fig_rel = "figures"
     lines = []
     lines += _header(res)

@@ -38,10 +38,8 @@ import argparse
 import contextlib
 import datetime
 import json
-import math
 import os
 import platform
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -337,39 +335,49 @@ class Bench:
                 cases[f"numpy float64 {label} (clean process)"] = Failed(f"{type(exc).__name__}: {exc}")
         return cases
 
+    def _mac_cases(self, op, x, y, t, label, work):
+        """fpsim's op (matmul or dot) in every order and product mode, numpy float64 and
+        APyTypes on x @ y; returns (cases, checks) for _timed."""
+        cases = {}
+        for oname, kw in ORDERS.items():
+            for pname, prod in PRODUCTS.items():
+                spec = AccumSpec(formats.binary16, product=prod, **kw)
+                cases[f"fpsim {oname} / products {pname}"] = Case(
+                    lambda spec=spec: op(x, y, spec), work, "MACs")
+        self._workers = []
+        cases.update(self._blas_cases(x, y, t, label, work))
+        checks = {}
+        name = f"APyTypes {label}"
+        apy = rivals.apytypes_matmul_case(x, y, label) if "APyTypes" in self.cfg.rivals \
+            else Failed("excluded by --rivals")
+        if isinstance(apy, Failed):
+            cases[name] = apy
+        else:
+            cases[name], checks[name] = apy[0], (apy[1], x, y)
+        return cases, checks
+
+    def _timed(self, cases, checks):
+        try:
+            timings = self._group(cases)
+        finally:
+            for w in self._workers:
+                w.close()
+        return timings, self._agree_mm(checks, timings)
+
     def matmul(self, t) -> dict:
         cfg = self.cfg
         rng = np.random.default_rng(11)
         S = cfg.mm
         A = fpsim.quantize(rng.standard_normal((S, S)), formats.binary16)
         B = fpsim.quantize(rng.standard_normal((S, S)), formats.binary16)
-        work = S ** 3
-        cases = {}
-        for oname, kw in ORDERS.items():
-            for pname, prod in PRODUCTS.items():
-                spec = AccumSpec(formats.binary16, product=prod, **kw)
-                cases[f"fpsim {oname} / products {pname}"] = Case(
-                    lambda spec=spec: fpsim.matmul(A, B, spec), work, "MACs")
-        self._workers = []
-        cases.update(self._blas_cases(A, B, t, "matmul", work))
-        checks = {}
-        apy = rivals.apytypes_matmul_case(A, B) if "APyTypes" in cfg.rivals else Failed("excluded by --rivals")
-        if isinstance(apy, Failed):
-            cases["APyTypes matmul"] = apy
-        else:
-            cases["APyTypes matmul"], checks["APyTypes matmul"] = apy[0], (apy[1], A, B)
+        cases, checks = self._mac_cases(fpsim.matmul, A, B, t, "matmul", S ** 3)
         s = cfg.mm_pychop
         pc = rivals.pychop_gemm_case(A[:s, :s], B[:s, :s]) if "pychop" in cfg.rivals else Failed("excluded by --rivals")
         if isinstance(pc, Failed):
             cases["pychop GEMM"] = pc
         else:
             cases["pychop GEMM"], checks["pychop GEMM"] = pc[0], (pc[1], A[:s, :s], B[:s, :s])
-        try:
-            timings = self._group(cases)
-        finally:
-            for w in self._workers:
-                w.close()
-        agree = self._agree_mm(checks, timings)
+        timings, agree = self._timed(cases, checks)
         self.log(f"  matmul {S}^3 at {t} thread(s): sequential/exact "
                  f"{_rate_text(timings['fpsim sequential / products exact'])}")
         return {"timings": timings, "agree": agree, "size": S, "pychop_size": s}
@@ -388,31 +396,11 @@ class Bench:
         return agree
 
     def dot(self, t) -> dict:
-        cfg = self.cfg
         rng = np.random.default_rng(13)
-        L = cfg.dot_n
+        L = self.cfg.dot_n
         a = fpsim.quantize(rng.standard_normal(L), formats.binary16)
         b = fpsim.quantize(rng.standard_normal(L), formats.binary16)
-        cases = {}
-        for oname, kw in ORDERS.items():
-            for pname, prod in PRODUCTS.items():
-                spec = AccumSpec(formats.binary16, product=prod, **kw)
-                cases[f"fpsim {oname} / products {pname}"] = Case(
-                    lambda spec=spec: fpsim.dot(a, b, spec), L, "MACs")
-        self._workers = []
-        cases.update(self._blas_cases(a, b, t, "dot", L))
-        checks = {}
-        apy = rivals.apytypes_matmul_case(a, b, "dot") if "APyTypes" in cfg.rivals else Failed("excluded by --rivals")
-        if isinstance(apy, Failed):
-            cases["APyTypes dot"] = apy
-        else:
-            cases["APyTypes dot"], checks["APyTypes dot"] = apy[0], (apy[1], a, b)
-        try:
-            timings = self._group(cases)
-        finally:
-            for w in self._workers:
-                w.close()
-        agree = self._agree_mm(checks, timings)
+        timings, agree = self._timed(*self._mac_cases(fpsim.dot, a, b, t, "dot", L))
         self.log(f"  dot n={L} at {t} thread(s): sequential/exact "
                  f"{_rate_text(timings['fpsim sequential / products exact'])}")
         return {"timings": timings, "agree": agree, "size": L}
