@@ -312,23 +312,19 @@ def markdown(results: AccuracyResults, fig_rel: str) -> str:
             lines += [f"![Dot-product error {caption}, {DIST_TEXT[dist]}]"
                       f"({fig_rel}/bench_error_{what}_{dist}.png)", ""]
         head = "orders" if kind == "order" else "accumulators"
-        lines += [f"Median relative error |ŝ − s|/|s| at n = {n} ({head}, {caption}):", ""]
         labels = list(results.curves[DISTS[0]][next(iter(OPERANDS))][kind])
         cols = [(d, o) for d in DISTS for o in OPERANDS]
-        lines.append("| " + ("order" if kind == "order" else "accumulator") + " | "
-                     + " | ".join(f"{d[:5]}. {o}" for d, o in cols) + " |")
-        lines.append("|---|" + "---:|" * len(cols))
-        for lab in labels:
-            cells = [_g(results.curves[d][o][kind][lab].rel[-1]) for d, o in cols]
-            lines.append(f"| {lab} | " + " | ".join(cells) + " |")
-        lines += ["", f"Variance lost n(1 − VRR) at n = {n} (same configurations):", ""]
-        lines.append("| " + ("order" if kind == "order" else "accumulator") + " | "
-                     + " | ".join(f"{d[:5]}. {o}" for d, o in cols) + " |")
-        lines.append("|---|" + "---:|" * len(cols))
-        for lab in labels:
-            cells = [_g(results.curves[d][o][kind][lab].lost[-1]) for d, o in cols]
-            lines.append(f"| {lab} | " + " | ".join(cells) + " |")
-        lines.append("")
+        tables = ((f"Median relative error |ŝ − s|/|s| at n = {n} ({head}, {caption}):", "rel"),
+                  (f"Variance lost n(1 − VRR) at n = {n} (same configurations):", "lost"))
+        for title, metric in tables:
+            lines += [title, ""]
+            lines.append("| " + ("order" if kind == "order" else "accumulator") + " | "
+                         + " | ".join(f"{d[:5]}. {o}" for d, o in cols) + " |")
+            lines.append("|---|" + "---:|" * len(cols))
+            for lab in labels:
+                cells = [_g(getattr(results.curves[d][o][kind][lab], metric)[-1]) for d, o in cols]
+                lines.append(f"| {lab} | " + " | ".join(cells) + " |")
+            lines.append("")
     return "\n".join(lines)
 
 
