@@ -36,6 +36,18 @@ def float_array(x, name: str) -> np.ndarray:
     raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
 
 
+def kernel_input(a: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """``a`` as a C-contiguous, read-only array of ``dtype`` for the kernels.
+
+    Numba types read-only and writable arrays (and each memory layout) apart and compiles a
+    kernel, with everything it calls, once per combination; handing every kernel its
+    inputs in this one form keeps that to one compilation per kernel.
+    """
+    view = np.ascontiguousarray(a, dtype=dtype).view()
+    view.flags.writeable = False
+    return view
+
+
 def split_wide(arr: np.ndarray):
     """(hi, lo) float64 arrays with hi + lo == arr exactly, for integer arrays beyond
     2**53 and long double; None when float64 holds every value exactly."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._args import as_format, float_array, format_params, seed_value, sr_bits_value
+from ._args import (as_format, float_array, format_params, kernel_input, seed_value,
+                    sr_bits_value)
 from .formats import Format
 from .quantize import quantize
 from .rounding import Rounding, as_rounding
@@ -301,7 +302,7 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None):
     for bi in range(a3.shape[0]):
         # batch b > 0 uses its own seed so that no two outputs share a random stream
         bseed = seed if bi == 0 else int(np.random.SeedSequence([seed, bi]).generate_state(1, np.uint64)[0])
-        c, cnt = _mac2d(np.ascontiguousarray(a3[bi]), np.ascontiguousarray(b3[bi]), spec, init,
+        c, cnt = _mac2d(kernel_input(a3[bi]), kernel_input(b3[bi]), spec, init,
                         stats, bseed)
         outs.append(c)
         total += cnt

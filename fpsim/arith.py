@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._args import (as_format, check_bool, check_nan_for_finite, float_array, format_params,
-                    rounding_args)
+                    kernel_input, rounding_args)
 from .kernels.elementwise import binary_kernel, fma_kernel, sqrt_kernel
 
 __all__ = ["add", "sub", "mul", "div", "fma", "sqrt"]
@@ -24,7 +24,7 @@ def _run(kernel_call, operands, names, fmt, rounding, saturate, seed, sr_bits, w
         raise ValueError(f"operands could not be broadcast together: {shapes}") from None
     scalar = all(a.ndim == 0 for a in arrays)
     shape = arrays[0].shape
-    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
+    flat = [kernel_input(a).reshape(-1) for a in arrays]
     out = np.empty(flat[0].size, dtype=np.float64)
     kernel_call(*flat, out, *format_params(fmt), saturate, mode, np.uint64(seed), k)
     check_nan_for_finite(fmt, out, "the result", f"of {what} contains NaN")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._args import (as_format, check_bool, check_nan_for_finite, float_array, format_params,
-                    result, rounding_args, split_wide)
+                    kernel_input, result, rounding_args, split_wide)
 from .kernels.quantize import (decode_kernel, encode_kernel, quantize_dd_kernel,
                                quantize_f32_kernel, quantize_kernel)
 
@@ -71,14 +71,14 @@ def quantize(x, fmt, rounding="rne", *, saturate=False, seed=None, sr_bits=None,
         if not out.flags.c_contiguous:
             raise ValueError("out must be C-contiguous")
         res = out
-    src = np.ascontiguousarray(values).reshape(-1)
+    src = kernel_input(values).reshape(-1)
     dst = res.reshape(-1)
     if wide is None and carrier == np.float32:
         quantize_f32_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
     elif wide is None:
         quantize_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
     else:
-        lo = np.ascontiguousarray(wide[1]).reshape(-1)
+        lo = kernel_input(wide[1]).reshape(-1)
         wide_dst = dst if carrier == np.float64 else np.empty(dst.shape)
         quantize_dd_kernel(src, lo, wide_dst, m, emin, xmax, flav, subn, saturate, mode,
                            np.uint64(seed), k)
@@ -141,7 +141,7 @@ def encode(x, fmt):
     fmt = as_format(fmt)
     arr = np.asarray(x)
     scalar = arr.ndim == 0
-    values = np.ascontiguousarray(float_array(arr, "x")).reshape(-1)
+    values = kernel_input(float_array(arr, "x")).reshape(-1)
     nan = np.isnan(values)
     if nan.any() and not fmt.has_nan:
         raise ValueError(f"x contains NaN, which the format {fmt.name} cannot encode "
@@ -178,7 +178,7 @@ def decode(codes, fmt):
         bad = flat[(flat < 0) | (flat.astype(np.uint64) >= np.uint64(2**fmt.bits) if fmt.bits < 64 else flat < 0)]
         raise ValueError(f"codes must satisfy 0 <= code < 2**{fmt.bits} for {fmt.name}, got {int(bad[0])}")
     out = np.empty(flat.shape, dtype=np.float64)
-    decode_kernel(np.ascontiguousarray(flat.astype(np.uint64)), out, fmt.exp_bits, fmt.man_bits,
+    decode_kernel(kernel_input(flat, np.uint64), out, fmt.exp_bits, fmt.man_bits,
                   fmt.emin, format_params(fmt)[3], fmt.subnormals)
     out = out.reshape(arr.shape)
     return out[()] if scalar else out
