@@ -590,8 +590,11 @@ def _chunked_tile(A, B, out, i, j0, j1, init, sequential, chunk, acc, outer, pf,
     if sequential:
         for jj in range(w):
             s[jj] = init
-        _chunk_pass(A, B, i, j0, j1, 0, K, s, s2, flags, acc, pf, mode, pmode, k, seed,
-                    fast, direct, want_stats, st, 0, N)
+        # start and step counter as int64 values, not literal 0s: Numba compiles a callee
+        # anew for each literal argument, and this pass is the costliest to compile
+        start = np.int64(0)
+        _chunk_pass(A, B, i, j0, j1, start, K, s, s2, flags, acc, pf, mode, pmode, k, seed,
+                    fast, direct, want_stats, st, start, N)
         for jj in range(w):
             out[i, j0 + jj] = s[jj]
         return
