@@ -22,7 +22,7 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import boolean, float64, int64, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -35,6 +35,20 @@ _TINY = 5e-324  # smallest float64: stands for "nonzero, far below anything comp
 
 jit = njit(cache=True, nogil=True)
 inline = njit(cache=True, nogil=True, inline="always")
+
+
+def scalar_entry(*arg_types):
+    """jit with one fixed signature, for the scalar general-path functions that every
+    kernel calls. Numba compiles a callee anew for each combination of literal constants
+    at its call sites (mode=0, sat=False, shift=1, ...: eighteen round_value variants in
+    the test suite); with the signature given, every caller shares one compiled version.
+    The general path is the rare one, so constant-specialising it bought nothing."""
+    return njit(arg_types, cache=True, nogil=True)
+
+
+F8, I8, B1 = float64, int64, boolean
+#: (m, emin, xmax, flav, subn, sat, mode, r, k): a format, then how to round into it
+ROUNDING_ARGS = (I8, I8, F8, I8, B1, B1, I8, I8, I8)
 
 
 @intrinsic
@@ -125,7 +139,7 @@ def magnitude_mode(mode, neg):
     return mode
 
 
-@jit
+@scalar_entry(F8, F8, I8, I8, I8, B1, I8, I8, I8)
 def round_magnitude(a, l, shift, m, emin, subn, mmode, r, k):
     """Round the magnitude (a + l) * 2**shift onto the grid of an m-bit format with
     unbounded exponent range above (overflow is the caller's business).
@@ -244,7 +258,7 @@ def signed_zero(neg, flav):
     return 0.0
 
 
-@jit
+@scalar_entry(F8, F8, I8, *ROUNDING_ARGS)
 def round_value(hi, lo, shift, m, emin, xmax, flav, subn, sat, mode, r, k):
     """Round the exact value (hi + lo) * 2**shift into the format (see the module doc)."""
     if hi != hi:
@@ -261,13 +275,4 @@ def round_value(hi, lo, shift, m, emin, xmax, flav, subn, sat, mode, r, k):
         res = overflow_magnitude(mm, xmax, flav, sat)
     if res == 0.0:
         return signed_zero(neg, flav)
-    return -res if neg else res
-
-
-@jit
-def round_overflowed(neg, m, emin, xmax, flav, subn, sat, mode):
-    """Result for an exact value too large for float64 (an operation on finite operands
-    whose float64 result overflowed): every format overflows."""
-    mm = magnitude_mode(mode, neg)
-    res = overflow_magnitude(mm, xmax, flav, sat)
     return -res if neg else res

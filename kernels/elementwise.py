@@ -15,14 +15,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .core import (RD, SR, fma, infinite_input, round_to_odd, round_value, signbit, signed_zero,
-                   sr_bits, two_sum)
+from .core import (F8, I8, RD, ROUNDING_ARGS, SR, fma, infinite_input, round_to_odd,
+                   round_value, scalar_entry, signbit, signed_zero, sr_bits, two_sum)
 
 par = njit(cache=True, nogil=True, parallel=True)
 jit = njit(cache=True, nogil=True)
 
 
-@jit
+@scalar_entry(F8, F8, I8, I8)
 def exact_zero_sum(za, zb, flav, mode):
     """Sign of an exact zero sum: the common sign of two equal-signed zero addends,
     otherwise +0 (-0 when rounding toward -inf). IEEE 754 section 6.3."""
@@ -32,7 +32,7 @@ def exact_zero_sum(za, zb, flav, mode):
     return signed_zero(mode == RD, flav)
 
 
-@jit
+@scalar_entry(F8, F8, *ROUNDING_ARGS)
 def add_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
     s, e = two_sum(a, b)
     if s != s:
@@ -47,7 +47,7 @@ def add_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
     return round_value(s, e, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
 
 
-@jit
+@scalar_entry(F8, F8, *ROUNDING_ARGS)
 def mul_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
     if a != a or b != b:
         return math.nan
@@ -68,7 +68,7 @@ def mul_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
     return round_value(p, pe, ea + eb, m, emin, xmax, flav, subn, sat, mode, r, k)
 
 
-@jit
+@scalar_entry(F8, F8, *ROUNDING_ARGS)
 def div_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
     if a != a or b != b:
         return math.nan
@@ -118,7 +118,7 @@ def _sqrt_residual_sign(res, s, lo):
     return 1 if total > 0.0 else (-1 if total < 0.0 else 0)
 
 
-@jit
+@scalar_entry(F8, *ROUNDING_ARGS)
 def sqrt_one(a, m, emin, xmax, flav, subn, sat, mode, r, k):
     if a != a or a < 0.0:
         return math.nan
@@ -143,7 +143,7 @@ def sqrt_one(a, m, emin, xmax, flav, subn, sat, mode, r, k):
     return round_value(s, lo, ea // 2, m, emin, xmax, flav, subn, sat, mode, r, k)
 
 
-@jit
+@scalar_entry(F8, F8, F8, *ROUNDING_ARGS)
 def fma_one(a, b, c, m, emin, xmax, flav, subn, sat, mode, r, k):
     if a != a or b != b or c != c:
         return math.nan
