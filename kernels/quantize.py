@@ -201,23 +201,6 @@ def _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, se
             dst[i] = vb if below else b
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _pass2(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, to_f32):
-    """_pass2_mode with the mode (and subnormal handling) made constants."""
-    if subn:
-        if mode == RNE:
-            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, RNE, seed, k, to_f32)
-        elif mode == RTZ:
-            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, RTZ, seed, k, to_f32)
-        elif mode == SR:
-            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz, SR, seed, k, to_f32)
-        else:
-            _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, True, fnuz,
-                        mode if mode != SR else RNE, seed, k, to_f32)
-    else:
-        _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, False, fnuz, mode, seed, k, to_f32)
-
-
 @njit(cache=True, nogil=True)
 def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat, mode, seed,
                     k, c, q):
@@ -231,8 +214,21 @@ def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat,
     if fast:
         # pass 2, vectorised too: results below 2^emin (subnormals, zeros, flushing);
         # pass 1 left the input bits exactly where |out| is outside [2^emin, xmax]
-        _pass2(ob, ob, todo, start, stop, m, emin, q, c, subn, flav == FNUZ, mode, seed, k,
-               False)
+        # the mode (and subnormal handling) as constants, one loop each; written out here
+        # rather than in an inlined helper, because Numba's inliner copies a helper's whole
+        # expanded body at each call site, which took 8 s of the kernel's compilation
+        fnuz = flav == FNUZ
+        if not subn:
+            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, False, fnuz, mode, seed, k, False)
+        elif mode == RNE:
+            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, True, fnuz, RNE, seed, k, False)
+        elif mode == RTZ:
+            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, True, fnuz, RTZ, seed, k, False)
+        elif mode == SR:
+            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, True, fnuz, SR, seed, k, False)
+        else:
+            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, True, fnuz,
+                        mode if mode != SR else RNE, seed, k, False)
     for i in range(start, stop):
         if not todo[i - start]:
             continue
@@ -269,7 +265,18 @@ def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat,
     if _pass1_any_f32(xb, out, start, stop, c, mode, seed, k) == np.uint64(0):
         return
     todo = np.ones(stop - start, dtype=np.bool_)
-    _pass2(xb, out, todo, start, stop, m, emin, q, c, subn, flav == FNUZ, mode, seed, k, True)
+    fnuz = flav == FNUZ                    # pass 2 as in _quantize_block, from the input
+    if not subn:
+        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, False, fnuz, mode, seed, k, True)
+    elif mode == RNE:
+        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, True, fnuz, RNE, seed, k, True)
+    elif mode == RTZ:
+        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, True, fnuz, RTZ, seed, k, True)
+    elif mode == SR:
+        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, True, fnuz, SR, seed, k, True)
+    else:
+        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, True, fnuz,
+                    mode if mode != SR else RNE, seed, k, True)
     for i in range(start, stop):
         if not todo[i - start]:
             continue
