@@ -418,3 +418,31 @@ def test_below_normal_range_random(name, mode, subnormals):
         x[8::97] = np.nan
     for k in ([52, 3] if mode == "sr" else [52]):
         check(x, fmt, mode, k=k, what="below-normal mix")
+
+
+@pytest.mark.parametrize("subnormals", [True, False])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("name", ["fp8_e4m3fn", "fp4_e2m1", "fp8_e5m2fnuz"])
+def test_blocks_with_few_and_many_out_of_range(name, mode, subnormals):
+    """A block with at most SPARSE elements outside the normal range skips the vectorised
+    second pass (they are found 64 lanes at a time and rounded one by one); one more and
+    it runs. Blocks of normal values with 1, SPARSE and SPARSE + 1 such elements (below
+    2^emin, zeros, overflow, inf, NaN) at random places, on both sides of that switch."""
+    from fpsim.kernels.quantize import BLOCK, SPARSE
+    fmt = variant(getattr(formats, name), subnormals=subnormals)
+    rng = np.random.default_rng(23)
+    blocks = []
+    for count in (1, SPARSE, SPARSE + 1):
+        x = np.ldexp(rng.uniform(1, 1.5, BLOCK), rng.integers(fmt.emin, fmt.emax + 1, BLOCK))
+        where = rng.choice(BLOCK, count, replace=False)
+        odd = np.ldexp(rng.uniform(1, 2, count), rng.integers(fmt.emin - fmt.man_bits - 3, fmt.emin, count))
+        odd[::5] = 0.0
+        odd[1::5] = fmt.max * 4
+        odd[2::7] = np.inf
+        if fmt.flavour != "finite":
+            odd[3::7] = np.nan
+        x[where] = odd
+        blocks.append(x * rng.choice([-1.0, 1.0], BLOCK))
+    x = np.concatenate(blocks)
+    for k in ([52, 3] if mode == "sr" else [52]):
+        check(x, fmt, mode, k=k, what="sparse/dense blocks")
