@@ -69,32 +69,29 @@ def fma(typingctx, a, b, c):
 # The bit views are LLVM bitcasts (intrinsics, not inlined Python functions): they sit at
 # the bottom of every kernel, and Numba's inliner re-processes an inlined function's whole
 # subtree at each call site, which made them a sizeable part of the compile time.
-@intrinsic
-def as_bits(typingctx, x):
-    """The bits of the float64 x as a uint64."""
-    if not isinstance(x, types.Float):
-        return None
-    sig = types.uint64(x)
+def _bit_view(name, accepts, via, result, llvm_type):
+    """The typing function of an intrinsic ``name``(x) for x of Numba type ``accepts``: x
+    converted to ``via``, then its 64 bits reinterpreted as ``result``."""
+    def typer(typingctx, x):
+        if not isinstance(x, accepts):
+            return None
 
-    def codegen(context, builder, signature, args):
-        val = context.cast(builder, args[0], signature.args[0], types.float64)
-        return builder.bitcast(val, ir.IntType(64))
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(context.cast(builder, args[0], signature.args[0], via),
+                                   llvm_type)
 
-    return sig, codegen
+        return result(x), codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    return typer
 
 
-@intrinsic
-def from_bits(typingctx, b):
-    """The float64 whose bits are the integer b (taken as 64 bits)."""
-    if not isinstance(b, types.Integer):
-        return None
-    sig = types.float64(b)
-
-    def codegen(context, builder, signature, args):
-        val = context.cast(builder, args[0], signature.args[0], types.uint64)
-        return builder.bitcast(val, ir.DoubleType())
-
-    return sig, codegen
+#: The bits of the float64 x as a uint64.
+as_bits = intrinsic(_bit_view("as_bits", types.Float, types.float64, types.uint64,
+                              ir.IntType(64)))
+#: The float64 whose bits are the integer b (taken as 64 bits).
+from_bits = intrinsic(_bit_view("from_bits", types.Integer, types.uint64, types.float64,
+                                ir.DoubleType()))
 
 
 @inline
