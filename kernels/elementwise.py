@@ -9,17 +9,25 @@ transformations and hands it to :func:`core.round_value`:
 - div: scaled quotient, exact remainder by FMA, lo = remainder / divisor rounded to odd;
 - fma: exact product as above plus the scaled addend, summed exactly by a TwoSum cascade;
 - sqrt: even exponent scaled out, exact residual by FMA.
+
+add/sub and mul in RNE or RTZ into a format of at most 50 mantissa bits first take a
+vectorised fast path (bittrick.py: the exact pair rounded to odd, then the bit trick); the
+results that are not normal numbers of the format go through the general path above.
 """
 import math
 
 import numpy as np
 from numba import njit, prange
 
-from .core import (F8, I8, RD, ROUNDING_ARGS, SR, fma, infinite_input, round_to_odd,
-                   round_value, scalar_entry, signbit, signed_zero, sr_bits, two_sum)
+from .bittrick import _fast_add, _fast_mul, _fast_params
+from .core import (F8, FNUZ, I8, RD, RNE, ROUNDING_ARGS, RTZ, SR, fma, infinite_input,
+                   round_to_odd, round_value, scalar_entry, signbit, signed_zero, sr_bits,
+                   two_sum)
 
 par = njit(cache=True, nogil=True, parallel=True)
 jit = njit(cache=True, nogil=True)
+inline = njit(cache=True, nogil=True, inline="always")
+BLOCK = 4096
 
 
 @scalar_entry(F8, F8, I8, I8)
@@ -198,10 +206,49 @@ def fma_one(a, b, c, m, emin, xmax, flav, subn, sat, mode, r, k):
     return round_value(hi, lo, sp, m, emin, xmax, flav, subn, sat, mode, r, k)
 
 
-@par
-def binary_kernel(op, a, b, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
-    """out[i] = op(a[i], b[i]) for op in 0 add, 1 mul, 2 div (1-D, same length)."""
-    for i in prange(out.size):
+@inline
+def _fast_binary_pass(op, a, b, out, todo, start, stop, sh, mask, lo_bits, xmax_bits, mode):
+    """a[i] + b[i] (op 0) or a[i] * b[i] (op 1) by the bit trick for i in [start, stop),
+    with op and the mode (RNE or RTZ) constants so that the loop vectorises; todo[i - start]
+    flags the results the general path must redo. Returns how many it flagged."""
+    nbad = np.uint64(0)
+    for i in range(start, stop):
+        if op == 0:
+            r, bad, exact = _fast_add(a[i], b[i], sh, mask, lo_bits, xmax_bits, mode, 0, 52)
+        else:
+            r, bad = _fast_mul(a[i], b[i], sh, mask, lo_bits, xmax_bits, mode)
+        out[i] = r
+        todo[i - start] = bad
+        nbad += np.uint64(bad)
+    return nbad
+
+
+@jit
+def _binary_block(op, a, b, out, start, stop, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    """binary_kernel's work on [start, stop): add and mul in RNE/RTZ into a format of at
+    most 50 mantissa bits take the fast path (exact: round to odd, then the bit trick),
+    everything else, and every result that is not a normal number, the general one."""
+    todo = np.ones(stop - start, dtype=np.bool_)
+    nbad = np.uint64(1)
+    if op != 2 and m <= 50 and flav != FNUZ and (mode == RNE or mode == RTZ):
+        sh, mask, lo_bits, xmax_bits = _fast_params((m, emin, xmax, flav, subn))
+        if op == 0 and mode == RNE:
+            nbad = _fast_binary_pass(0, a, b, out, todo, start, stop, sh, mask, lo_bits,
+                                     xmax_bits, RNE)
+        elif op == 0:
+            nbad = _fast_binary_pass(0, a, b, out, todo, start, stop, sh, mask, lo_bits,
+                                     xmax_bits, RTZ)
+        elif mode == RNE:
+            nbad = _fast_binary_pass(1, a, b, out, todo, start, stop, sh, mask, lo_bits,
+                                     xmax_bits, RNE)
+        else:
+            nbad = _fast_binary_pass(1, a, b, out, todo, start, stop, sh, mask, lo_bits,
+                                     xmax_bits, RTZ)
+    if nbad == np.uint64(0):
+        return
+    for i in range(start, stop):
+        if not todo[i - start]:
+            continue
         ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
         if op == 0:
             out[i] = add_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
@@ -209,6 +256,16 @@ def binary_kernel(op, a, b, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
             out[i] = mul_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
         else:
             out[i] = div_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
+
+
+@par
+def binary_kernel(op, a, b, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    """out[i] = op(a[i], b[i]) for op in 0 add, 1 mul, 2 div (1-D, same length)."""
+    n = out.size
+    for blk in prange((n + BLOCK - 1) // BLOCK):
+        # unsigned indices: no negative-index wraparound check, so the loops vectorise
+        _binary_block(op, a, b, out, np.uint64(blk * BLOCK), np.uint64(min(blk * BLOCK + BLOCK, n)),
+                      m, emin, xmax, flav, subn, sat, mode, seed, k)
 
 
 @par

@@ -26,11 +26,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .core import (FNUZ, RD, RNE, RTO, RTZ, SR, as_bits, exponent_of, fma, from_bits,
+from .core import (FNUZ, RD, RNE, RTZ, SR, as_bits, exponent_of, fma, from_bits,
                    round_value, signbit, splitmix64,
                    sr_bits, two_sum)
+from .bittrick import _fast_add, _fast_params, _fast_round_bits
 from .elementwise import add_one, fma_one, mul_one
-from .quantize import _round_add
 
 SEQUENTIAL, CHUNKED, PAIRWISE, KAHAN, EXACT = 0, 1, 2, 3, 4
 TILE = 256
@@ -53,52 +53,6 @@ par = njit(cache=True, nogil=True, parallel=True)
 @inline
 def _stream(seed, o, which):
     return splitmix64(seed, np.uint64(2) * np.uint64(o) + np.uint64(which))
-
-
-# ---- bit-trick rounding pieces --------------------------------------------------------
-@inline
-def _fast_params(f):
-    m = f[0]
-    sh = np.uint64(52 - m) if m < 52 else _ZERO
-    mask = (_ONE << sh) - _ONE
-    lo_bits = np.uint64(f[1] + 1023) << np.uint64(52)
-    xmax_bits = as_bits(f[2])
-    if f[3] == FNUZ:
-        xmax_bits = _ZERO          # no fast path: fnuz zeros and NaN need the general one
-    return sh, mask, lo_bits, xmax_bits
-
-
-@inline
-def _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k):
-    """Bit-trick rounding of the float64 with bits hb; returns (bits, bad). An exact zero
-    passes (float64 already gave it IEEE's sign) except under rd, where x + (-x) is -0;
-    callers whose format has no -0 (fnuz) pass lo_bits with the top bit set to refuse
-    zeros (see _fast_params)."""
-    ab = hb & _ABS
-    if mode == RTO:
-        # set the last kept bit if inexact; with m = 0 the significand is always odd
-        odd_bit = (mask + _ONE) if sh < np.uint64(52) else _ZERO
-        rb = (ab & ~mask) | (np.uint64((ab & mask) != _ZERO) * odd_bit)
-    else:
-        rb = (ab + _round_add(ab, (hb & _SIGN) != _ZERO, sh, mask, mode, ri, k)) & ~mask
-    bad = ((ab < lo_bits) & ((ab != _ZERO) | (mode == RD))) | (rb > xmax_bits)
-    return rb | (hb & _SIGN), bad
-
-
-@inline
-def _fast_add(s, p, sh, mask, lo_bits, xmax_bits, mode, ri, k):
-    """(round(s + p), bad, exact) by TwoSum, round-to-odd and the bit trick."""
-    hi, lo = two_sum(s, p)
-    hb = as_bits(hi)
-    # lo is NaN when hi is inf or NaN: leave those bits alone (they are flagged below)
-    nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
-    opp = (as_bits(lo) ^ hb) >> np.uint64(63)
-    hb = (hb - (nz & opp)) | nz                       # round to odd at 53 bits
-    rb, bad = _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k)
-    if mode == SR:
-        bad = bad | (lo != 0.0)    # sr needs the exact fraction: let the general path do it
-    res = from_bits(rb)
-    return res, bad, (lo == 0.0) & (res == hi)
 
 
 # ---- lean rounding: RNE / RTZ on the signed bits ------------------------------------------

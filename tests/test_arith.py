@@ -411,3 +411,30 @@ def test_add_exact_sum_beyond_float64_max(fmt, mode):
                   2.0**969] * 16)
     check_op("add", [a, b], fmt, mode)
     check_op("sub", [a, -b], fmt, mode)
+
+
+def _products_beside_boundaries():
+    """(a, b) with fl64(a*b) exactly a midpoint or a grid point of binary16 near 1 while
+    a*b itself is a hair off it: rounding fl64(a*b) again would be a double rounding."""
+    pairs = []
+    for j in range(1, 64):
+        target = 1.0 + j * 2.0**-11                # odd j: midpoints, even j: grid points
+        for b in (3.0, 5.0, 7.0, 9.0, 11.0):
+            for a in (target / b, math.nextafter(target / b, 0), math.nextafter(target / b, 2)):
+                if a * b == target and Fraction(a) * Fraction(b) != Fraction(target):
+                    pairs.append((a, b))
+    return np.array(pairs).T
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_products_beside_a_rounding_boundary(mode):
+    """mul's fast path rounds the exact product pair (a*b, fma(a, b, -a*b)) to odd before
+    the bit trick; the same products scaled to about 2^-1021, where that fma error
+    underflows, must go to the general path (a format with float64's exponent range)."""
+    a, b = _products_beside_boundaries()
+    assert a.size > 20
+    check_op("mul", [a, b], formats.binary16, mode, what="beside a boundary")
+    check_op("mul", [a, -b], formats.binary16, mode, what="beside a boundary, negative")
+    wide = Format(11, 10)
+    check_op("mul", [np.ldexp(a, -511), np.ldexp(b, -510)], wide, mode,
+             what="beside a boundary, error underflowing")
