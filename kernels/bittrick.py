@@ -8,12 +8,10 @@ any target with at least two bits fewer than float64 (Boldo & Melquiond, IEEE TC
 Results that are not normal numbers of the format come back flagged (``bad``) for the
 general path.
 """
-import math
-
 import numpy as np
 from numba import njit
 
-from .core import FNUZ, RD, RTO, SR, as_bits, fma, from_bits, two_sum
+from .core import FNUZ, RD, RTO, SR, as_bits, fma, from_bits, odd_bits, two_sum
 from .quantize import _round_add
 
 _SIGN = np.uint64(0x8000000000000000)
@@ -59,12 +57,7 @@ def _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k):
 def _fast_add(s, p, sh, mask, lo_bits, xmax_bits, mode, ri, k):
     """(round(s + p), bad, exact) by TwoSum, round-to-odd and the bit trick."""
     hi, lo = two_sum(s, p)
-    hb = as_bits(hi)
-    # lo is NaN when hi is inf or NaN: leave those bits alone (they are flagged below)
-    nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
-    opp = (as_bits(lo) ^ hb) >> np.uint64(63)
-    hb = (hb - (nz & opp)) | nz                       # round to odd at 53 bits
-    rb, bad = _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k)
+    rb, bad = _fast_round_bits(odd_bits(hi, lo), sh, mask, lo_bits, xmax_bits, mode, ri, k)
     if mode == SR:
         bad = bad | (lo != 0.0)    # sr needs the exact fraction: let the general path do it
     res = from_bits(rb)
@@ -74,15 +67,9 @@ def _fast_add(s, p, sh, mask, lo_bits, xmax_bits, mode, ri, k):
 @inline
 def _fast_mul(a, b, sh, mask, lo_bits, xmax_bits, mode):
     """(round(a * b), bad) for a deterministic mode: the exact product as the pair
-    (a*b, fma(a, b, -a*b)), rounded to odd, then the bit trick (as _fast_add does with the
-    TwoSum pair; written out rather than shared, because each level of inlined helpers
-    adds to Numba's compile time). Products below 2^-969, where that error may underflow,
-    are flagged, zeros included."""
+    (a*b, fma(a, b, -a*b)), rounded to odd, then the bit trick. Products below 2^-969,
+    where that error may underflow, are flagged, zeros included."""
     hi = a * b
-    lo = fma(a, b, -hi)
-    hb = as_bits(hi)
-    nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
-    opp = (as_bits(lo) ^ hb) >> np.uint64(63)
-    hb = (hb - (nz & opp)) | nz
-    rb, bad = _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, 0, 52)
+    rb, bad = _fast_round_bits(odd_bits(hi, fma(a, b, -hi)), sh, mask, lo_bits, xmax_bits,
+                               mode, 0, 52)
     return from_bits(rb), bad | (abs(hi) < _TINY_PRODUCT)

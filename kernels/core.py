@@ -121,6 +121,17 @@ def round_to_odd(x, err_sign):
 
 
 @inline
+def odd_bits(hi, lo):
+    """round_to_odd for vector loops, branch-free: the bits of the float64 round-to-odd of
+    the exact pair hi + lo (|lo| <= ulp(hi)/2). When hi is inf or NaN, lo is NaN: hi's
+    bits are left alone (callers flag those lanes anyway)."""
+    hb = as_bits(hi)
+    nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
+    opp = (as_bits(lo) ^ hb) >> np.uint64(63)
+    return (hb - (nz & opp)) | nz
+
+
+@inline
 def splitmix64(seed, index):
     """SplitMix64 output number index+1 of a generator started at state ``seed``:
     counter based, so an element's random bits depend only on (seed, index)."""

@@ -27,7 +27,7 @@ import numpy as np
 from numba import njit, prange
 
 from .core import (FNUZ, RD, RNE, RTZ, SR, as_bits, exponent_of, fma, from_bits,
-                   round_value, signbit, splitmix64,
+                   odd_bits, round_value, signbit, splitmix64,
                    sr_bits, two_sum)
 from .bittrick import _fast_add, _fast_params, _fast_round_bits
 from .elementwise import add_one, fma_one, mul_one
@@ -110,12 +110,7 @@ def _lean_add(x, y, ap, mode):
     """(R(x + y), bad) for RNE/RTZ (a constant): TwoSum, round-to-odd at 53 bits (which
     makes the second rounding exact), then _lean_round_bits."""
     hi, lo = two_sum(x, y)
-    hb = as_bits(hi)
-    # lo is NaN when hi is inf or NaN: leave those bits alone (they are flagged anyway)
-    nz = np.uint64(abs(lo) < math.inf and lo != 0.0)
-    opp = (as_bits(lo) ^ hb) >> np.uint64(63)
-    hb = (hb - (nz & opp)) | nz
-    rb, bad = _lean_round_bits(hb, ap[0], ap[1], ap[2], ap[3], mode)
+    rb, bad = _lean_round_bits(odd_bits(hi, lo), ap[0], ap[1], ap[2], ap[3], mode)
     return from_bits(rb), bad
 
 
