@@ -218,6 +218,19 @@ def _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, se
 
 
 @njit(cache=True, nogil=True)
+def _round_given_up(b, i, m, emin, xmax, flav, subn, sat, mode, seed, k, c, q):
+    """Element i (input bits b) of a block where pass 1 gave up on only a few: rounded by
+    _below_normal_bits below 2^emin where it can, else by the general rounding. Scalar and
+    not inlined: it is the rare path of both block functions."""
+    if (b & _ABS) < c[3]:
+        vb, ok = _below_normal_bits(b, i, m, emin, q, c, subn, flav == FNUZ, mode, seed, k)
+        if ok:
+            return from_bits(vb)
+    ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
+    return round_value(from_bits(b), 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
+
+
+@njit(cache=True, nogil=True)
 def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat, mode, seed,
                     k, c, q):
     """quantize_kernel's work on x[start:stop] (a plain function: the parallel kernel's
@@ -238,19 +251,9 @@ def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat,
             if not outside:
                 continue
             for i in range(g, h):
-                b = ob[i]
-                ab = b & _ABS
-                if (ab - c[3]) <= span:
-                    continue
-                if ab < c[3]:
-                    vb, ok = _below_normal_bits(b, i, m, emin, q, c, subn, flav == FNUZ, mode,
-                                                seed, k)
-                    if ok:
-                        ob[i] = vb
-                        continue
-                ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
-                out[i] = round_value(from_bits(b), 0.0, 0, m, emin, xmax, flav, subn, sat, mode,
-                                     ri, k)
+                if ((ob[i] & _ABS) - c[3]) > span:
+                    out[i] = _round_given_up(ob[i], i, m, emin, xmax, flav, subn, sat, mode,
+                                             seed, k, c, q)
         return
     todo = np.ones(stop - start, dtype=np.bool_)
     if fast:
@@ -319,19 +322,9 @@ def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat,
             if not outside:
                 continue
             for i in range(g, h):
-                b = xb[i]
-                below = (b & _ABS) < c[3]
-                if not below and abs(out[i]) <= xmax:
-                    continue
-                if below:
-                    vb, ok = _below_normal_bits(b, i, m, emin, q, c, subn, flav == FNUZ, mode,
-                                                seed, k)
-                    if ok:
-                        out[i] = np.float32(from_bits(vb))
-                        continue
-                ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
-                out[i] = np.float32(round_value(x[i], 0.0, 0, m, emin, xmax, flav, subn, sat,
-                                                mode, ri, k))
+                if (xb[i] & _ABS) < c[3] or not abs(out[i]) <= xmax:
+                    out[i] = np.float32(_round_given_up(xb[i], i, m, emin, xmax, flav, subn,
+                                                        sat, mode, seed, k, c, q))
         return
     todo = np.ones(stop - start, dtype=np.bool_)
     fnuz = flav == FNUZ                    # passes 2 and 3 as in _quantize_block
