@@ -1,4 +1,4 @@
-"""The rivals, each wrapped as a timing Case (see /work/shared/design/peers.md).
+"""The rivals, each wrapped as a timing Case (the team notes design/peers.md, in the shared material beside the repository).
 
 Every adapter imports its library lazily; a library that is not installed, a format or
 mode it cannot express, or a call that fails becomes ``Failed(reason)`` in the report,

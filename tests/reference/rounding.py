@@ -7,7 +7,7 @@ All arithmetic is exact rational arithmetic: a real is ``sign * n / d`` with Pyt
 in a rounding decision.  The result is built with ``math.ldexp(q, E)`` where ``q < 2**54`` is an
 integer, which is exact.
 
-The rules implemented (fpsim semantics, see ``/work/shared/design/semantics.md`` and the test
+The rules implemented (fpsim semantics, see ``docs/semantics.md`` and the test
 brief) are, in order:
 
 1. NaN -> NaN.  +-inf: ``ieee`` -> +-inf; ``fn``/``fnuz`` -> NaN; ``finite`` -> +-max; with
