@@ -9,13 +9,13 @@ from . import formats
 from .accumulate import AccumSpec, SwampStats, dot, matmul, sum
 from .arith import add, div, fma, mul, sqrt, sub
 from .formats import Format, accumulator
-from .measure import (DISTRIBUTIONS, Figure2Data, SweepTable, VRRMeasurement, draw_products,
+from .analysis.measure import (DISTRIBUTIONS, Figure2Data, SweepTable, VRRMeasurement, draw_products,
                       figure2, measure_vrr, paper_regime, sweep)
 from .quantize import code_dtype, decode, encode, quantize
-from .predict import (Conv2d, Linear, PredictionRow, PredictionTable, network_layers, networks,
+from .analysis.predict import (Conv2d, Linear, PredictionRow, PredictionTable, network_layers, networks,
                       predict)
 from .rounding import Rounding
-from .vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
+from .analysis.vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
 
 __version__ = "0.1.0"
 

@@ -16,8 +16,8 @@ import sys
 import pytest
 
 import fpsim
-from fpsim import cli
-from fpsim.progress import Progress, Stages
+from fpsim.app import cli
+from fpsim.app.progress import Progress, Stages
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -261,7 +261,7 @@ def test_in_process_main_matches_subprocess(capsys):
 
 
 def test_import_fpsim_does_not_import_matplotlib():
-    code = ("import sys, fpsim, fpsim.cli, fpsim.report, fpsim.plots, fpsim.progress; "
+    code = ("import sys, fpsim, fpsim.app.cli, fpsim.app.report, fpsim.app.plots, fpsim.app.progress; "
             "print('matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "False", out.stderr

@@ -5,7 +5,7 @@ import importlib
 import pytest
 
 MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
-           "fpsim.accumulate", "fpsim.measure"]
+           "fpsim.accumulate", "fpsim.analysis.measure"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -18,12 +18,12 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fpsim
-import fpsim.measure as fm
+import fpsim.analysis.measure as fm
 from fpsim import AccumSpec, Format
 from fpsim.formats import accumulator
-from fpsim.measure import (DISTRIBUTIONS, SweepTable, VRRMeasurement, draw_products, figure2,
+from fpsim.analysis.measure import (DISTRIBUTIONS, SweepTable, VRRMeasurement, draw_products, figure2,
                            measure_vrr, paper_regime, sweep)
-from fpsim.vrr import min_macc, variance_lost
+from fpsim.analysis.vrr import min_macc, variance_lost
 
 LN50 = math.log(50)
 

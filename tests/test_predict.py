@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fpsim.predict import Conv2d, Linear, PredictionRow, PredictionTable, network_layers, networks, predict
-from fpsim.vrr import min_macc
+from fpsim.analysis.predict import Conv2d, Linear, PredictionRow, PredictionTable, network_layers, networks, predict
+from fpsim.analysis.vrr import min_macc
 
 
 def lengths(table):
@@ -208,7 +208,7 @@ def test_unknown_network_layers():
 
 
 def test_docstring_examples():
-    assert doctest.testmod(importlib.import_module("fpsim.predict")).failed == 0
+    assert doctest.testmod(importlib.import_module("fpsim.analysis.predict")).failed == 0
 
 
 def test_published_tables_are_current():

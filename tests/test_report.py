@@ -14,7 +14,7 @@ import sys
 import pytest
 
 import fpsim
-from fpsim import report
+from fpsim.app import report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

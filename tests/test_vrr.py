@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import integrate, special
 
-from fpsim.vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
+from fpsim.analysis.vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
 
 LN50 = math.log(50)
 
@@ -331,4 +331,4 @@ def test_m_p_is_required():
 
 
 def test_docstring_examples():
-    assert doctest.testmod(importlib.import_module("fpsim.vrr")).failed == 0
+    assert doctest.testmod(importlib.import_module("fpsim.analysis.vrr")).failed == 0

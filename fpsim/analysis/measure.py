@@ -61,11 +61,11 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .accumulate import AccumSpec, SwampStats, _products_exact_in_float64, dot
-from .accumulate import sum as fsum
-from .formats import Format, accumulator
-from .quantize import quantize
-from .rounding import Rounding, as_rounding
+from ..accumulate import AccumSpec, SwampStats, _products_exact_in_float64, dot
+from ..accumulate import sum as fsum
+from ..formats import Format, accumulator
+from ..quantize import quantize
+from ..rounding import Rounding, as_rounding
 from .vrr import min_macc, variance_lost
 
 __all__ = ["DISTRIBUTIONS", "VRRMeasurement", "measure_vrr", "draw_products", "SweepTable", "sweep",
@@ -377,7 +377,7 @@ def measure_vrr(n=None, spec=None, *, trials=None, dist="gaussian", m_p=None, nz
 
     Examples
     --------
-    >>> import fpsim, fpsim.measure as fm
+    >>> import fpsim, fpsim.analysis.measure as fm
     >>> m = fm.measure_vrr(576, 6, trials=2000, m_p=5, seed=1)
     >>> round(m.vrr, 4), round(m.variance_lost, 2), m.stats.full
     (0.9887, 6.52, 65931)

@@ -13,7 +13,7 @@ and returns a :class:`ReportResult` whose ``summary`` is the one-screen digest t
 command prints. Everything runs on embedded defaults; ``quick=True`` uses fewer trials and
 points (every section and figure is still made), for CI.
 
->>> from fpsim.report import SETTINGS
+>>> from fpsim.app.report import SETTINGS
 >>> sorted(SETTINGS)
 ['full', 'quick']
 """
@@ -112,7 +112,7 @@ def _chunk_label(chunk):
 
 def _environment():
     import numba
-    from . import __version__
+    from .. import __version__
     return {"fpsim": __version__, "python": platform.python_version(), "numpy": np.__version__,
             "numba": numba.__version__, "machine": platform.machine(),
             "system": platform.system(), "cpus": os.cpu_count()}
@@ -121,8 +121,8 @@ def _environment():
 # ---------------------------------------------------------------- the sections
 
 def _predictions(cutoff):
-    from .predict import networks, predict
-    from .vrr import min_macc
+    from ..analysis.predict import networks, predict
+    from ..analysis.vrr import min_macc
     tables = {net: predict(net, chunk=_CHUNK, m_p=_M_P, cutoff=cutoff) for net in networks()}
     summary = []
     for net, t in tables.items():
@@ -144,7 +144,7 @@ def _predictions(cutoff):
 
 
 def _figure2(cfg, trials, seed, cutoff, progress):
-    from .measure import figure2
+    from ..analysis.measure import figure2
     fig2 = figure2(ns=cfg["fig2_ns"], m_accs=cfg["fig2_m_accs"], chunk=_CHUNK, trials=trials,
                    m_p=_M_P, seed=seed, cutoff=cutoff, progress=progress)
     data = fig2.to_dict()
@@ -169,8 +169,8 @@ def _knee_check(cfg, trials, seed, cutoff, progress):
     """Measured variance lost at m_acc = predicted knee - 1 .. knee + 1 for each n, for a
     single sum and for chunks; one sweep per chunk setting (every m_acc sees the same
     products)."""
-    from .measure import sweep
-    from .vrr import min_macc
+    from ..analysis.measure import sweep
+    from ..analysis.vrr import min_macc
     ns = cfg["knee_ns"]
     limit = math.log(cutoff)
     plan = []
@@ -243,9 +243,9 @@ def _prefix_matrix(p, ks):
 
 
 def _swamping(cfg, seed):
-    from .accumulate import AccumSpec, sum as fsum
-    from .formats import Format, accumulator, bfloat16, binary16
-    from .quantize import quantize
+    from ..accumulate import AccumSpec, sum as fsum
+    from ..formats import Format, accumulator, bfloat16, binary16
+    from ..quantize import quantize
 
     # 1. ones
     n1 = cfg["swamp_ones"]
@@ -272,7 +272,7 @@ def _swamping(cfg, seed):
     rng = np.random.default_rng(np.random.SeedSequence([seed, 101]))
     p = quantize(rng.standard_normal((n2, trials)), Format(11, _M_P))
     kg = np.unique(np.round(np.linspace(0, n2, 97)[1:]).astype(np.int64))
-    from .vrr import min_macc
+    from ..analysis.vrr import min_macc
     knee = int(min_macc(n2, m_p=_M_P, cutoff=_CUTOFF))
     narrow = max(knee - 3, 2)
     gconfigs = [(f"m_acc = {narrow}, sequential", AccumSpec(accumulator(narrow, _EXP_BITS))),

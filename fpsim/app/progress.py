@@ -5,7 +5,7 @@ before ``delay`` seconds have passed (so quick jobs print nothing). Any long-run
 function in fpsim that takes ``progress=`` accepts it as the ``progress(done, total)``
 callback:
 
->>> from fpsim.progress import Progress
+>>> from fpsim.app.progress import Progress
 >>> with Progress("sweep", enabled=False) as bar:      # enabled=False: never draws
 ...     for i in range(3):
 ...         bar(i + 1, 3)

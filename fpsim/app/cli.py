@@ -52,7 +52,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _format_arg(text: str):
-    from .formats import Format
+    from ..formats import Format
     try:
         return Format.parse(text)
     except (ValueError, TypeError) as exc:
@@ -60,7 +60,7 @@ def _format_arg(text: str):
 
 
 def _rounding_arg(text: str):
-    from .rounding import as_rounding
+    from ..rounding import as_rounding
     try:
         return as_rounding(text)
     except (ValueError, TypeError) as exc:
@@ -255,7 +255,7 @@ def _format_record(name, f):
 
 
 def cmd_formats(args) -> int:
-    from .formats import PRESETS, accumulator, paper_fp8
+    from ..formats import PRESETS, accumulator, paper_fp8
     if args.names:
         items = [(t, _format_arg(t)) for t in args.names]
     else:
@@ -337,7 +337,7 @@ def _bit_string(code: int, f) -> str:
 
 def cmd_quantize(args) -> int:
     import numpy as np
-    from .quantize import encode, quantize
+    from ..quantize import encode, quantize
     f, mode = args.format, args.rounding
     tokens = list(args.values)
     if not tokens or tokens == ["-"]:
@@ -396,7 +396,7 @@ def _vector(text: str, name: str):
 
 def _random_operands(n, dist, fmt, seed):
     import numpy as np
-    from .quantize import quantize
+    from ..quantize import quantize
     rng = np.random.default_rng(seed)
     if dist == "ones":
         return np.ones(n), np.ones(n)
@@ -408,19 +408,19 @@ def _random_operands(n, dist, fmt, seed):
 
 
 def cmd_dot(args) -> int:
-    from .accumulate import AccumSpec, dot
+    from ..accumulate import AccumSpec, dot
     if (args.a is None) != (args.b is None):
         raise UsageError("dot: give both --a and --b, or neither (random vectors of length --n)")
     if args.a is not None:
         a, b = _vector(args.a, "--a"), _vector(args.b, "--b")
         if args.operand is not None:
-            from .quantize import quantize
+            from ..quantize import quantize
             a, b = quantize(a, args.operand), quantize(b, args.operand)
         source = "given vectors" + (f" rounded into {args.operand.name}" if args.operand else "")
     else:
         operand = args.operand
         if operand is None and args.dist != "ones":
-            from .formats import paper_fp8
+            from ..formats import paper_fp8
             operand = paper_fp8
         a, b = _random_operands(args.n, args.dist, operand, args.seed)
         source = (f"{args.n} pairs of ones" if args.dist == "ones" else
@@ -469,7 +469,7 @@ def cmd_dot(args) -> int:
 # ------------------------------------------------------------------ fpsim vrr
 
 def cmd_vrr(args) -> int:
-    from .vrr import min_macc, variance_lost, vrr
+    from ..analysis.vrr import min_macc, variance_lost, vrr
     opts = dict(m_p=args.m_p, nzr=args.nzr, model=args.model)
     ns = _unique(_flatten(args.n))
     chunks = _unique(args.chunk)
@@ -513,7 +513,7 @@ def cmd_vrr(args) -> int:
 # ------------------------------------------------------------------ fpsim predict
 
 def cmd_predict(args) -> int:
-    from .predict import networks, predict
+    from ..analysis.predict import networks, predict
     names = list(networks()) if args.network == "all" else [args.network]
     tables = [predict(n, batch=args.batch, chunk=args.chunk, m_p=args.m_p, nzr=args.nzr,
                       cutoff=args.cutoff, model=args.model) for n in names]
@@ -553,15 +553,15 @@ def _summary_rows(table):
 
 def _measure_module():
     try:
-        from . import measure
+        from ..analysis import measure
     except ImportError as exc:  # pragma: no cover - while fpsim.measure is being built
         raise RuntimeError(f"the Monte Carlo module fpsim.measure is not available ({exc})") from None
     return measure
 
 
 def _accum_spec(m_acc, exp_bits, chunk, rounding):
-    from .accumulate import AccumSpec
-    from .formats import accumulator
+    from ..accumulate import AccumSpec
+    from ..formats import accumulator
     acc = accumulator(m_acc, exp_bits)
     if chunk is None:
         return AccumSpec(acc, rounding=rounding)
@@ -569,7 +569,7 @@ def _accum_spec(m_acc, exp_bits, chunk, rounding):
 
 
 def cmd_measure(args) -> int:
-    from .vrr import variance_lost
+    from ..analysis.vrr import variance_lost
     measure = _measure_module()
     records, rows = [], []
     ns = _unique(_flatten(args.n))
@@ -679,11 +679,11 @@ Every command takes --help; tables by default, --json / --csv for machines."""
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .accumulate import ORDERS
-    from .measure import DISTRIBUTIONS
-    from .predict import networks
-    from .vrr import MODELS
+    from .. import __version__
+    from ..accumulate import ORDERS
+    from ..analysis.measure import DISTRIBUTIONS
+    from ..analysis.predict import networks
+    from ..analysis.vrr import MODELS
 
     parser = _Parser(
         prog="fpsim", formatter_class=_Formatter, epilog=_MAIN_EPILOG,

@@ -174,7 +174,7 @@ def sweep_plot(rows, path, *, cutoff=50.0, m_p=5, trials=None):
     points, one panel per (chunk, rounding, dist), with the analytical curves of the
     full + partial model on a dense n grid."""
     import numpy as np
-    from .vrr import variance_lost
+    from ..analysis.vrr import variance_lost
     keys = []
     for r in rows:
         k = (r["chunk"], r["rounding"], r["dist"])
