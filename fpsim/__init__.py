@@ -9,6 +9,7 @@ from . import formats
 from .accumulate import AccumSpec, SwampStats, dot, matmul, sum
 from .arith import add, div, fma, mul, sqrt, sub
 from .formats import Format, accumulator
+from .orders import Chunked, Exact, Kahan, Order, Pairwise, Sequential
 from .analysis.measure import (DISTRIBUTIONS, Figure2Data, SweepTable, VRRMeasurement, draw_products,
                       figure2, measure_vrr, paper_regime, sweep)
 from .quantize import code_dtype, decode, encode, quantize
@@ -24,6 +25,7 @@ __all__ = [
     "quantize", "encode", "decode", "code_dtype",
     "add", "sub", "mul", "div", "fma", "sqrt",
     "AccumSpec", "SwampStats", "dot", "sum", "matmul",
+    "Order", "Sequential", "Chunked", "Pairwise", "Kahan", "Exact",
     "vrr", "variance_lost", "min_macc", "KAPPA_RN", "MODELS",
     "predict", "networks", "network_layers", "Conv2d", "Linear", "PredictionTable", "PredictionRow",
     "measure_vrr", "VRRMeasurement", "sweep", "SweepTable", "figure2", "Figure2Data",

@@ -4,14 +4,16 @@ from __future__ import annotations
 import numpy as np
 
 from .formats import FLAVOUR_CODE, Format, as_format
+from .kernels.plan import FormatParams
 from .rounding import Rounding, as_rounding
 
 _MAX_SEED = 2**64
 
 
-def format_params(fmt: Format) -> tuple:
+def format_params(fmt: Format) -> FormatParams:
     """The plain numbers a kernel needs: (m, emin, xmax, flavour code, subnormals)."""
-    return (fmt.man_bits, fmt.emin, fmt.max, FLAVOUR_CODE[fmt.flavour], fmt.subnormals)
+    return FormatParams(fmt.man_bits, fmt.emin, float(fmt.max), FLAVOUR_CODE[fmt.flavour],
+                        bool(fmt.subnormals))
 
 
 def float_array(x, name: str) -> np.ndarray:

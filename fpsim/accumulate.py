@@ -9,26 +9,22 @@ from __future__ import annotations
 import builtins
 import operator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from ._args import (as_format, float_array, format_params, kernel_input, seed_value,
                     sr_bits_value)
 from .formats import Format
+from .orders import Chunked, Exact, Kahan, Order, Pairwise, Sequential, as_order
 from .quantize import quantize
 from .rounding import Rounding, as_rounding
-from .kernels.mac import (CHUNKED, EXACT, KAHAN, PAIRWISE, SEQUENTIAL, TILE, mac_exact,
-                          mac_tiles, operand_range)
+from .kernels.codes import DIRECT, FAST, GENERAL, LEAN, TIER_NAMES
+from .kernels.mac import SEQUENTIAL, TILE, run_mac
+from .kernels.operands import operand_range
+from .kernels.plan import EXACT_PRODUCTS, MacPlan, chunk_levels
 
-__all__ = ["AccumSpec", "SwampStats", "ORDERS", "dot", "sum", "matmul"]
-
-#: Accumulation orders; a new one (e.g. a hardware block-FMA) is one more entry here and
-#: one more kernel branch, not a new API.
-ORDERS = {"sequential": SEQUENTIAL, "chunked": CHUNKED, "pairwise": PAIRWISE,
-          "kahan": KAHAN, "exact": EXACT}
-
-_NO_PRODUCT = (-1, 0, 0.0, 0, False)   # "exact products" for the kernels
-
+__all__ = ["AccumSpec", "SwampStats", "dot", "sum", "matmul"]
 
 @dataclass(frozen=True)
 class AccumSpec:
@@ -46,35 +42,31 @@ class AccumSpec:
         Rounding of the adder (``rne`` default; ``rtz`` models truncating hardware).
     product_rounding : str or Rounding, optional
         Rounding of the multiplier; default: the same as ``rounding``.
-    order : {"sequential", "chunked", "pairwise", "kahan", "exact"}
-        ``sequential``: s_i = R(s_{i-1} + p_i) in index order. ``chunked``: sums of
-        ``chunk`` consecutive products (each from +0, sequentially), then those chunk sums
-        added sequentially in ``outer`` (default ``acc``). ``pairwise``: balanced tree,
-        [lo, hi) split at lo + (hi - lo)//2, every internal node rounded; the result is
-        R(init + tree). ``kahan``: Kahan's compensated summation, every operation rounded
-        into ``acc``. ``exact``: the exact sum rounded once (Kulisch accumulator).
+    order : Order or str
+        An order value (:mod:`fpsim.orders`): ``Sequential()`` (default), ``Chunked(size,
+        inner=..., outer=...)``, ``Pairwise()``, ``Kahan()``, ``Exact()``; or its name as
+        a string, with ``chunk`` and ``outer`` for ``"chunked"``.
     chunk : int, optional
-        Chunk length C >= 1 for ``chunked``.
+        Chunk length C >= 1 for ``order="chunked"`` (string sugar only).
     outer : Format or str, optional
-        Format of the inter-chunk sum for ``chunked``.
+        Format of the inter-chunk sum for ``order="chunked"`` (string sugar only).
     sr_bits : int, optional
         Random bits k for stochastic rounding (1..52, default 52).
 
     Examples
     --------
     >>> import fpsim
-    >>> spec = fpsim.AccumSpec("fp16", order="chunked", chunk=64)
-    >>> spec
-    AccumSpec(acc=e5m10, product=exact, rounding=rne, order=chunked, chunk=64, outer=e5m10)
+    >>> fpsim.AccumSpec("fp16", order="chunked", chunk=64)
+    AccumSpec(acc=e5m10, product=exact, rounding=rne, order=Chunked(64, outer=e5m10))
+    >>> fpsim.AccumSpec("fp16", order=fpsim.Chunked(128, inner=fpsim.Chunked(16)))
+    AccumSpec(acc=e5m10, product=exact, rounding=rne, order=Chunked(128, inner=Chunked(16, outer=e5m10), outer=e5m10))
     """
 
     acc: Format
     product: Format | None = None
     rounding: Rounding = Rounding.RNE
     product_rounding: Rounding | None = None
-    order: str = "sequential"
-    chunk: int | None = None
-    outer: Format | None = None
+    order: Order = Sequential()
     sr_bits: int | None = None
 
     def __init__(self, acc, *, product=None, rounding="rne", product_rounding=None,
@@ -84,31 +76,11 @@ class AccumSpec:
         rounding = as_rounding(rounding, "rounding")
         product_rounding = rounding if product_rounding is None else as_rounding(
             product_rounding, "product_rounding")
-        if not isinstance(order, str):
-            raise TypeError(f"order must be a string, one of {list(ORDERS)}, got {order!r}")
-        order = order.lower()
-        if order not in ORDERS:
-            raise ValueError(f"order must be one of {list(ORDERS)}, got {order!r}")
-        if order == "chunked":
-            if chunk is None:
-                raise ValueError("order='chunked' needs chunk, the chunk length (an integer >= 1)")
-            if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)):
-                raise TypeError(f"chunk must be an integer >= 1, got {chunk!r}")
-            chunk = operator.index(chunk)
-            if chunk < 1:
-                raise ValueError(f"chunk must be an integer >= 1, got {chunk}")
-            outer = acc if outer is None else as_format(outer, "outer")
-        else:
-            if chunk is not None:
-                raise ValueError(f"chunk is only used with order='chunked', got chunk={chunk!r} "
-                                 f"with order={order!r}")
-            if outer is not None:
-                raise ValueError(f"outer is only used with order='chunked', got outer={outer!r} "
-                                 f"with order={order!r}")
+        order = as_order(order, chunk, outer).resolve(acc)
         sr_bits = sr_bits_value(sr_bits) if sr_bits is not None else None
         for name, value in (("acc", acc), ("product", product), ("rounding", rounding),
                             ("product_rounding", product_rounding), ("order", order),
-                            ("chunk", chunk), ("outer", outer), ("sr_bits", sr_bits)):
+                            ("sr_bits", sr_bits)):
             object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
@@ -117,17 +89,34 @@ class AccumSpec:
                  f"rounding={self.rounding}"]
         if self.product is not None and self.product_rounding != self.rounding:
             parts.append(f"product_rounding={self.product_rounding}")
-        parts.append(f"order={self.order}")
-        if self.order == "chunked":
-            parts += [f"chunk={self.chunk}", f"outer={self.outer.name}"]
+        parts.append(f"order={self.order!r}")
         if self.sr_bits is not None:
             parts.append(f"sr_bits={self.sr_bits}")
         return f"AccumSpec({', '.join(parts)})"
 
     @property
+    def chunk(self) -> int | None:
+        """The chunk length of a chunked order (its outermost level), else ``None``."""
+        return self.order.size if isinstance(self.order, Chunked) else None
+
+    @property
+    def outer(self) -> Format | None:
+        """The format the chunk sums are added in (outermost level), else ``None``."""
+        return self.order.outer if isinstance(self.order, Chunked) else None
+
+    @property
     def start_format(self) -> Format:
         """The format the running sum starts in (``outer`` for chunked)."""
-        return self.outer if self.order == "chunked" else self.acc
+        return self.outer if isinstance(self.order, Chunked) else self.acc
+
+    def replace(self, **changes) -> "AccumSpec":
+        """This spec with some fields changed (``order`` as a value or a string)."""
+        fields = dict(acc=self.acc, product=self.product, rounding=self.rounding,
+                      product_rounding=(self.product_rounding if self.product is not None
+                                        and self.product_rounding != self.rounding else None),
+                      order=self.order, sr_bits=self.sr_bits)
+        fields.update(changes)
+        return AccumSpec(**fields)
 
 
 @dataclass(frozen=True)
@@ -176,18 +165,29 @@ def _check_init(init, spec: AccumSpec) -> float:
     return value
 
 
-def _products_exact_in_float64(A, B) -> tuple:
-    """(whether every product a*b is exact in float64, an upper bound on the significand
-    width of those products in bits)."""
+class ProductExactness(NamedTuple):
+    """What the operands of a product allow, read once per call from their bits."""
+
+    exact: bool   #: every product a*b is exact in float64 (and a normal float64)
+    width: int    #: an upper bound on the significand width of those products, in bits
+
+
+def product_exactness(A, B) -> ProductExactness:
+    """Whether every product of an element of ``A`` and one of ``B`` is exact in float64,
+    and how wide those products can be.
+
+    >>> product_exactness(np.array([1.5, 3.0]), np.array([0.1]))
+    ProductExactness(exact=True, width=55)
+    """
     wa, lo_a, hi_a = operand_range(A)
     wb, lo_b, hi_b = operand_range(B)
     if wa == 0 or wb == 0:
-        return True, 0
+        return ProductExactness(True, 0)
     # significands multiply exactly within 53 bits (a power of two times anything is
     # exact); the product stays a normal float64
     exact = ((wa + wb <= 53 or min(wa, wb) == 1)
              and lo_a + lo_b >= -1020 and hi_a + hi_b <= 1020)
-    return exact, (max(wa, wb) if min(wa, wb) == 1 else wa + wb)
+    return ProductExactness(bool(exact), int(max(wa, wb) if min(wa, wb) == 1 else wa + wb))
 
 
 def direct_rne_safe(acc: Format, product_width: int) -> bool:
@@ -214,39 +214,85 @@ def direct_rne_safe(acc: Format, product_width: int) -> bool:
             and product_width + acc.man_bits <= 49)
 
 
-def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
+_LEAN_MODES = (Rounding.RNE, Rounding.RTZ)
+
+
+def _family(order: Order) -> str:
+    return SEQUENTIAL if isinstance(order, (Sequential, Chunked)) else order.name
+
+
+def best_tier(spec: AccumSpec, exactness: ProductExactness, stats: bool) -> int:
+    """The fastest execution tier (``kernels.codes``: GENERAL < FAST < LEAN < DIRECT) that
+    is exact for ``spec`` on operands with ``exactness``; every slower tier gives the same
+    bits (the tests run each one)."""
+    if isinstance(spec.order, Exact):
+        return GENERAL
+    if not (exactness.exact and spec.acc.man_bits <= 50
+            and (spec.product is None or spec.product.man_bits <= 51)):
+        return GENERAL
+    if stats or spec.rounding not in _LEAN_MODES or spec.acc.flavour == "fnuz":
+        return FAST
+    pairwise = isinstance(spec.order, Pairwise)
+    if spec.product is not None and not pairwise and (
+            spec.product_rounding != spec.rounding or spec.product.flavour == "fnuz"):
+        return FAST
+    if pairwise or isinstance(spec.order, Kahan):
+        return LEAN
+    # RNE needs no TwoSum when double rounding is proven harmless; init is a value of the
+    # format the sum starts in (checked), chunks start at 0
+    width = spec.product.man_bits + 1 if spec.product is not None else exactness.width
+    if spec.rounding == Rounding.RNE and direct_rne_safe(spec.acc, width):
+        return DIRECT
+    return LEAN
+
+
+def _tier_value(tier, best: int) -> int:
+    if tier is None:
+        return best
+    if not isinstance(tier, str) or tier.lower() not in TIER_NAMES:
+        raise ValueError(f"tier must be None or one of {list(TIER_NAMES)}, got {tier!r}")
+    code = TIER_NAMES.index(tier.lower())
+    if code > best:
+        raise ValueError(f"tier={tier!r} is not exact for this call; the fastest exact tier "
+                         f"is {TIER_NAMES[best]!r}")
+    return code
+
+
+def mac_plan(spec: AccumSpec, exactness: ProductExactness, *, stats: bool, seed: int,
+             tier=None) -> tuple:
+    """(family, ChunkLevels, MacPlan) of ``spec`` for a call: the one place where the
+    kernels' algorithm and tier are decided."""
+    tier = _tier_value(tier, best_tier(spec, exactness, stats))
+    rounded = spec.product is not None
+    lean_products = (rounded and tier >= FAST and spec.product_rounding in _LEAN_MODES
+                     and spec.product.flavour != "fnuz")
+    plan = MacPlan(format_params(spec.acc),
+                   format_params(spec.product) if rounded else EXACT_PRODUCTS,
+                   int(spec.rounding), int(spec.product_rounding),
+                   sr_bits_value(spec.sr_bits), np.uint64(seed), tier, bool(stats),
+                   bool(lean_products))
+    levels = spec.order.levels()
+    # the chunk sums take the fast path on the same terms as the lean chunks
+    fold_fast = [tier >= LEAN and f.man_bits <= 50 for _, f in levels]
+    return (_family(spec.order),
+            chunk_levels([(size, format_params(f)) for size, f in levels], fold_fast), plan)
+
+
+def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int, tier=None) -> tuple:
     """C = A @ B (2-D, float64, contiguous) under spec; returns (C, counts[4])."""
-    M, K = A.shape
+    M = A.shape[0]
     N = B.shape[1]
     out = np.empty((M, N))
-    acc = format_params(spec.acc)
-    pf = format_params(spec.product) if spec.product is not None else _NO_PRODUCT
-    k = sr_bits_value(spec.sr_bits)
-    mode, pmode = int(spec.rounding), int(spec.product_rounding)
-    order = ORDERS[spec.order]
-    exact_products, product_width = _products_exact_in_float64(A, B)
-    if order in (PAIRWISE, KAHAN) and spec.product is None and not exact_products:
+    exactness = product_exactness(A, B)
+    if isinstance(spec.order, (Pairwise, Kahan)) and spec.product is None and not exactness.exact:
         raise ValueError(
-            f"order={spec.order!r} with exact products needs operands whose products "
+            f"order={spec.order.name!r} with exact products needs operands whose products "
             "float64 holds exactly (significand widths adding up to at most 53 bits, no "
             "underflow); pass product=<a format> to round the products first")
-    if order == EXACT:
-        counts = np.zeros((1, 4), np.int64)          # the exact order rounds once: no counts
-        mac_exact(A, B, out, init, acc, pf, mode, pmode, k, np.uint64(seed))
-    else:
-        fast = (exact_products and spec.acc.man_bits <= 50
-                and (spec.product is None or spec.product.man_bits <= 51))
-        # RNE needs no TwoSum when double rounding is proven harmless; init is a value of
-        # the format the sum starts in (checked), chunks start at 0
-        if spec.product is not None:
-            product_width = spec.product.man_bits + 1
-        direct = (fast and spec.rounding == Rounding.RNE and direct_rne_safe(spec.acc, product_width)
-                  and (spec.product is None or spec.product_rounding == Rounding.RNE))
-        ntiles = M * ((N + TILE - 1) // TILE)
-        counts = np.zeros((builtins.max(ntiles, 1), 4), np.int64)
-        outer = format_params(spec.outer) if order == CHUNKED else acc
-        mac_tiles(A, B, out, init, order, spec.chunk or 1, acc, outer, pf, mode, pmode, k,
-                  np.uint64(seed), fast, direct, stats, counts)
+    family, levels, plan = mac_plan(spec, exactness, stats=stats, seed=seed, tier=tier)
+    ntiles = M * ((N + TILE - 1) // TILE)
+    counts = np.zeros((builtins.max(ntiles, 1), 4), np.int64)
+    run_mac(family, A, B, out, init, levels, plan, counts)
     return out, counts.sum(axis=0)
 
 
@@ -262,7 +308,7 @@ def _operand(x, name):
     return arr
 
 
-def matmul(A, B, spec, *, init=0.0, stats=False, seed=None):
+def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     """Matrix product under ``spec`` with NumPy's ``matmul`` shape rules (1-D operands are
     promoted and the added axis removed; leading batch axes broadcast).
 
@@ -271,7 +317,10 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None):
     For ``sr``, output element o of batch b draws from SplitMix64 streams derived from
     ``seed`` (see ``fpsim.kernels.mac``).
 
-    Returns the product, and a :class:`SwampStats` with ``stats=True``.
+    Returns the product, and a :class:`SwampStats` with ``stats=True``. ``tier`` forces a
+    slower execution tier of the kernels (``"general"``, ``"fast"``, ``"lean"``,
+    ``"direct"``; default: the fastest exact one) for testing and benchmarking: the bits
+    are the same by design, and a tier that is not exact for the call is refused.
 
     >>> import numpy as np, fpsim
     >>> spec = fpsim.AccumSpec("e5m2", order="sequential")
@@ -303,7 +352,7 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None):
         # batch b > 0 uses its own seed so that no two outputs share a random stream
         bseed = seed if bi == 0 else int(np.random.SeedSequence([seed, bi]).generate_state(1, np.uint64)[0])
         c, cnt = _mac2d(kernel_input(a3[bi]), kernel_input(b3[bi]), spec, init,
-                        stats, bseed)
+                        stats, bseed, tier)
         outs.append(c)
         total += cnt
     C = np.stack(outs).reshape(batch + (a2.shape[-2], b2.shape[-1]))
@@ -316,7 +365,7 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None):
     return (C, _stats(total)) if stats else C
 
 
-def dot(a, b, spec, *, init=0.0, stats=False, seed=None):
+def dot(a, b, spec, *, init=0.0, stats=False, seed=None, tier=None):
     """Dot product of two 1-D arrays under ``spec``: a chain of multiply-accumulates.
 
     >>> import fpsim
@@ -331,10 +380,10 @@ def dot(a, b, spec, *, init=0.0, stats=False, seed=None):
         raise ValueError(f"dot takes 1-D arrays, got shapes {a.shape} and {b.shape}; use matmul")
     if a.shape != b.shape:
         raise ValueError(f"dot: lengths differ: a has {a.shape[0]} elements, b has {b.shape[0]}")
-    return matmul(a, b, spec, init=init, stats=stats, seed=seed)
+    return matmul(a, b, spec, init=init, stats=stats, seed=seed, tier=tier)
 
 
-def sum(x, spec, *, axis=-1, init=0.0, stats=False, seed=None):
+def sum(x, spec, *, axis=-1, init=0.0, stats=False, seed=None, tier=None):
     """Sum of ``x`` along ``axis`` under ``spec`` (the addends are the values of x
     themselves: ``spec.product`` is not applied). Sums along the other axes run side by
     side, which is how Monte Carlo trials are vectorised.
@@ -347,8 +396,7 @@ def sum(x, spec, *, axis=-1, init=0.0, stats=False, seed=None):
     """
     spec = _as_spec(spec)
     if spec.product is not None:
-        spec = AccumSpec(spec.acc, rounding=spec.rounding, order=spec.order, chunk=spec.chunk,
-                         outer=spec.outer, sr_bits=spec.sr_bits)
+        spec = spec.replace(product=None)
     X = float_array(x, "x")
     if X.ndim == 0:
         raise ValueError("x must have at least one dimension, got a scalar")
@@ -360,7 +408,7 @@ def sum(x, spec, *, axis=-1, init=0.0, stats=False, seed=None):
     rest = Xk.shape[1:]
     K = Xk.shape[0]
     B = np.ascontiguousarray(Xk.reshape(K, -1))
-    res = matmul(np.ones(K), B, spec, init=init, stats=stats, seed=seed)
+    res = matmul(np.ones(K), B, spec, init=init, stats=stats, seed=seed, tier=tier)
     if stats:
         res, st = res
     res = np.asarray(res).reshape(rest)

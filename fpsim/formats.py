@@ -21,6 +21,8 @@ import operator
 import re
 from dataclasses import dataclass, field
 
+from .kernels import codes
+
 __all__ = [
     "Format", "FLAVOURS", "accumulator", "PRESETS",
     "binary64", "fp64", "binary32", "fp32", "tf32", "binary16", "fp16", "bfloat16",
@@ -28,10 +30,10 @@ __all__ = [
     "fp6_e3m2", "fp6_e2m3", "fp4_e2m1", "paper_fp8",
 ]
 
-FLAVOURS = ("ieee", "fn", "fnuz", "finite")
+FLAVOURS = codes.FLAVOUR_NAMES
 
 # Kernel codes for the flavours (plain ints travel into the Numba kernels).
-FLAVOUR_CODE = {"ieee": 0, "fn": 1, "fnuz": 2, "finite": 3}
+FLAVOUR_CODE = {name: code for code, name in enumerate(FLAVOURS)}
 
 _FLOAT64_EMIN = -1022
 _FLOAT64_EMAX = 1023

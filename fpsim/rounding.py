@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import enum
 
+from .kernels import codes
+
 __all__ = ["Rounding", "as_rounding"]
 
 
@@ -32,13 +34,13 @@ class Rounding(enum.IntEnum):
     (True, 0)
     """
 
-    RNE = 0
-    RNA = 1
-    RTZ = 2
-    RU = 3
-    RD = 4
-    RTO = 5
-    SR = 6
+    RNE = codes.RNE
+    RNA = codes.RNA
+    RTZ = codes.RTZ
+    RU = codes.RU
+    RD = codes.RD
+    RTO = codes.RTO
+    SR = codes.SR
 
     @classmethod
     def _missing_(cls, value):

@@ -61,9 +61,10 @@ from statistics import NormalDist
 
 import numpy as np
 
-from ..accumulate import AccumSpec, SwampStats, _products_exact_in_float64, dot
+from ..accumulate import AccumSpec, SwampStats, dot, product_exactness
 from ..accumulate import sum as fsum
 from ..formats import Format, accumulator
+from ..orders import Chunked, Sequential
 from ..quantize import quantize
 from ..rounding import Rounding, as_rounding
 from .vrr import min_macc, variance_lost
@@ -302,7 +303,7 @@ def _operand_sums(operands, n, trials, spec, seed):
     _int("trials", T, 2, rule="trials >= 2 (rows of the operands)")
     _int("n", length, 1, rule="n >= 1 (columns of the operands)")
     prod_sr = spec.product is not None and spec.product_rounding == Rounding.SR
-    if _products_exact_in_float64(a, b) and not prod_sr:
+    if product_exactness(a, b).exact and not prod_sr:
         # Every a*b is exact in float64, so the dot product's multiplier (exact, or one
         # rounding of the exact product into spec.product) is reproduced here and fpsim.sum
         # over the products equals fpsim.dot per trial bit for bit (tested; with stochastic
@@ -565,6 +566,12 @@ def _chunk_sums(X, lo, hi, chunk, Z, spec, stats):
     return np.concatenate(parts), counts
 
 
+def _continuable(order) -> bool:
+    """Orders whose sums over a longer prefix continue those over a shorter one."""
+    return isinstance(order, Sequential) or (isinstance(order, Chunked)
+                                             and isinstance(order.inner, Sequential))
+
+
 def _prefix_sums(X, ns, specs, sr_seed, stats=True, tick=None):
     """results[k][i] = (s_hat, counts) of the accumulation of X[:ns[i]] under specs[k] (ns
     sorted), bit for bit equal to fsum(X[:n], spec) with its swamping counts.
@@ -581,14 +588,14 @@ def _prefix_sums(X, ns, specs, sr_seed, stats=True, tick=None):
     results = [[None] * len(ns) for _ in specs]
     cont = []
     for k, spec in enumerate(specs):
-        if spec.rounding == Rounding.SR or spec.order not in ("sequential", "chunked"):
+        if spec.rounding == Rounding.SR or not _continuable(spec.order):
             for i, n in enumerate(ns):
                 results[k][i] = _fsum_counts(X[:n], spec, stats, sr_seed)
                 tick(k, i)
         else:
             cont.append(k)
     state = {k: (None, np.zeros(4, np.int64)) for k in cont}      # (prev, counts so far)
-    chunks = sorted({specs[k].chunk for k in cont if specs[k].order == "chunked"})
+    chunks = sorted({specs[k].chunk for k in cont if isinstance(specs[k].order, Chunked)})
     prev_n = 0
     for i, n in enumerate(ns):
         Y = None                                   # [spare row; X[prev_n:n]], built once
@@ -598,7 +605,7 @@ def _prefix_sums(X, ns, specs, sr_seed, stats=True, tick=None):
             spec = specs[k]
             prev, total = state[k]
             inner = AccumSpec(spec.acc, rounding=spec.rounding)
-            if spec.order == "sequential":
+            if isinstance(spec.order, Sequential):
                 if prev is None:
                     v, c = _fsum_counts(X[prev_n:n], inner, stats)
                 else:

@@ -680,7 +680,7 @@ Every command takes --help; tables by default, --json / --csv for machines."""
 
 def _build_parser() -> argparse.ArgumentParser:
     from .. import __version__
-    from ..accumulate import ORDERS
+    from ..orders import ORDER_NAMES
     from ..analysis.measure import DISTRIBUTIONS
     from ..analysis.predict import networks
     from ..analysis.vrr import MODELS
@@ -745,7 +745,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--acc", type=_format_arg, default="e6m8", help="accumulator format")
     p.add_argument("--product", type=_format_arg, default=None,
                    help="round each product into this format (default: exact, fused products)")
-    p.add_argument("--order", nargs="+", choices=list(ORDERS),
+    p.add_argument("--order", nargs="+", choices=list(ORDER_NAMES),
                    default=["sequential", "chunked", "pairwise", "kahan", "exact"],
                    help="accumulation orders to compare")
     p.add_argument("--chunk", type=_count, default=64, help="chunk length of 'chunked'")

@@ -22,29 +22,15 @@ import math
 
 import numpy as np
 from llvmlite import ir
-from numba import boolean, float64, int64, njit, types
+from numba import boolean, float64, int64, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-RNE, RNA, RTZ, RU, RD, RTO, SR = 0, 1, 2, 3, 4, 5, 6
-RAZ = 7  # magnitude mode "away from zero": what ru/rd become for one sign
-IEEE, FN, FNUZ, FINITE = 0, 1, 2, 3
+from .codes import FINITE, FN, FNUZ, IEEE, RAZ, RD, RNA, RNE, RTO, RTZ, RU, SR  # noqa: F401
+from .jit import inline, jit, scalar_entry
 
 _SIGN = np.uint64(0x8000000000000000)
 _TINY = 5e-324  # smallest float64: stands for "nonzero, far below anything compared with it"
-
-jit = njit(cache=True, nogil=True)
-inline = njit(cache=True, nogil=True, inline="always")
-
-
-def scalar_entry(*arg_types):
-    """jit with one fixed signature, for the scalar general-path functions that every
-    kernel calls. Numba compiles a callee anew for each combination of literal constants
-    at its call sites (mode=0, sat=False, shift=1, ...: eighteen round_value variants in
-    the test suite); with the signature given, every caller shares one compiled version.
-    The general path is the rare one, so constant-specialising it bought nothing."""
-    return njit(arg_types, cache=True, nogil=True)
-
 
 F8, I8, B1 = float64, int64, boolean
 #: (m, emin, xmax, flav, subn, sat, mode, r, k): a format, then how to round into it

@@ -17,16 +17,14 @@ results that are not normal numbers of the format go through the general path ab
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .bittrick import _fast_add, _fast_mul, _fast_params
+from .bittrick import fast_add, fast_mul, fast_params
 from .core import (F8, FNUZ, I8, RD, RNE, ROUNDING_ARGS, RTZ, SR, fma, infinite_input,
                    round_to_odd, round_value, scalar_entry, signbit, signed_zero, sr_bits,
                    two_sum)
+from .jit import inline, jit, parallel
 
-par = njit(cache=True, nogil=True, parallel=True)
-jit = njit(cache=True, nogil=True)
-inline = njit(cache=True, nogil=True, inline="always")
 BLOCK = 4096
 
 
@@ -214,9 +212,9 @@ def _fast_binary_pass(op, a, b, out, todo, start, stop, sh, mask, lo_bits, xmax_
     nbad = np.uint64(0)
     for i in range(start, stop):
         if op == 0:
-            r, bad, exact = _fast_add(a[i], b[i], sh, mask, lo_bits, xmax_bits, mode, 0, 52)
+            r, bad, exact = fast_add(a[i], b[i], sh, mask, lo_bits, xmax_bits, mode, 0, 52)
         else:
-            r, bad = _fast_mul(a[i], b[i], sh, mask, lo_bits, xmax_bits, mode)
+            r, bad = fast_mul(a[i], b[i], sh, mask, lo_bits, xmax_bits, mode)
         out[i] = r
         todo[i - start] = bad
         nbad += np.uint64(bad)
@@ -231,7 +229,7 @@ def _binary_block(op, a, b, out, start, stop, m, emin, xmax, flav, subn, sat, mo
     todo = np.ones(stop - start, dtype=np.bool_)
     nbad = np.uint64(1)
     if op != 2 and m <= 50 and flav != FNUZ and (mode == RNE or mode == RTZ):
-        sh, mask, lo_bits, xmax_bits = _fast_params((m, emin, xmax, flav, subn))
+        sh, mask, lo_bits, xmax_bits = fast_params((m, emin, xmax, flav, subn))
         if op == 0 and mode == RNE:
             nbad = _fast_binary_pass(0, a, b, out, todo, start, stop, sh, mask, lo_bits,
                                      xmax_bits, RNE)
@@ -258,7 +256,7 @@ def _binary_block(op, a, b, out, start, stop, m, emin, xmax, flav, subn, sat, mo
             out[i] = div_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
-@par
+@parallel
 def binary_kernel(op, a, b, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     """out[i] = op(a[i], b[i]) for op in 0 add, 1 mul, 2 div (1-D, same length)."""
     n = out.size
@@ -268,14 +266,14 @@ def binary_kernel(op, a, b, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
                       m, emin, xmax, flav, subn, sat, mode, seed, k)
 
 
-@par
+@parallel
 def fma_kernel(a, b, c, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     for i in prange(out.size):
         ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
         out[i] = fma_one(a[i], b[i], c[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
-@par
+@parallel
 def sqrt_kernel(a, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     for i in prange(out.size):
         ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)

@@ -3,10 +3,12 @@ for inputs wider than float64, encode and decode."""
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
+from .bittrick import round_add
 from .core import (RNE, RNA, RTZ, RU, RD, RTO, SR, IEEE, FN, FNUZ, as_bits, from_bits,
                    round_value, sr_bits)
+from .jit import inline, jit, parallel
 
 _SIGN = np.uint64(0x8000000000000000)
 _ABS = np.uint64(0x7FFFFFFFFFFFFFFF)
@@ -16,37 +18,8 @@ BLOCK = 4096
 #: the vectorised pass 2 over the whole block (about 8 us per block), measured on FP8.
 SPARSE = 64
 
-par = njit(cache=True, nogil=True, parallel=True)
 
-
-@njit(cache=True, nogil=True, inline="always")
-def _round_add(ab, neg, sh, mask, mode, ri, k):
-    """The constant whose addition to a float64's magnitude bits, followed by truncation at
-    bit ``sh``, rounds it in ``mode``: the carry out of the discarded bits is exactly the
-    decision to round the magnitude up, and a carry into the exponent field is the right
-    binade change. (rto is handled by the caller.)"""
-    one = np.uint64(1)
-    if mode == RNE:
-        # half - 1, plus 1 when the kept significand is odd; with m = 0 bit sh is an
-        # exponent bit and the significand is the implicit 1: always odd. Written without
-        # a branch so that loops over elements stay one straight vector body.
-        odd = ((ab >> sh) & one) | np.uint64(sh >= np.uint64(52))
-        return (mask >> one) + odd
-    if mode == RNA:
-        return (mask >> one) + one                      # half
-    if mode == RU:
-        return np.uint64(0) if neg else mask
-    if mode == RD:
-        return mask if neg else np.uint64(0)
-    if mode == SR:
-        # carry iff the discarded bits, read as a fraction, exceed r / 2**k
-        if sh >= k:
-            return mask - (np.uint64(ri) << np.uint64(sh - k))
-        return mask - (np.uint64(ri) >> np.uint64(k - sh))
-    return np.uint64(0)                                 # rtz
-
-
-@njit(cache=True, nogil=True, inline="always")
+@inline
 def _fast_bits(b, i, sh, mask, odd_bit, lo_be, xmax_bits, mode, seed, k):
     """(rounded bits, bad) for the float64 with bits b by the bit trick; bad: the result
     would not be a normal number of the format (zero, subnormal, overflow, inf, NaN)."""
@@ -56,12 +29,12 @@ def _fast_bits(b, i, sh, mask, odd_bit, lo_be, xmax_bits, mode, seed, k):
         rb = (ab & ~mask) | (np.uint64((ab & mask) != zero) * odd_bit)
     else:
         ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
-        rb = (ab + _round_add(ab, (b & _SIGN) != zero, sh, mask, mode, ri, k)) & ~mask
+        rb = (ab + round_add(ab, (b & _SIGN) != zero, sh, mask, mode, ri, k)) & ~mask
     bad = np.uint64(ab < lo_be) | np.uint64(rb > xmax_bits)
     return rb | (b & _SIGN), bad
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inline
 def _fast_consts(m, emin, xmax):
     sh = np.uint64(52 - m) if m < 52 else np.uint64(0)
     mask = (np.uint64(1) << sh) - np.uint64(1)
@@ -75,13 +48,13 @@ _FRAC = np.uint64((1 << 52) - 1)
 _IMPLICIT = np.uint64(1 << 52)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inline
 def _below_normal_bits(b, i, m, emin, q, c, subn, fnuz, mode, seed, k):
     """(bits, ok) for the float64 with bits b where |b| < 2^emin, branch-free.
 
     With subnormals: the significand as an integer, sig * 2^(ef - 1075), loses its s
     lowest bits to the quantum q = 2^(emin - m) and is rounded up by the mode's rule on
-    those bits (the same rules as _round_add, on an integer instead of float64 bits);
+    those bits (the same rules as round_add, on an integer instead of float64 bits);
     the result is exactly (kept + up) * q. Flushing formats round on the normal grid (the
     bit trick, c) and flush what stays below 2^emin. ok is False where this does not
     hold: sr with more than 63 lost bits, and float64 subnormals under flushing."""
@@ -132,7 +105,7 @@ def _below_normal_bits(b, i, m, emin, q, c, subn, fnuz, mode, seed, k):
     return vb, ok
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inline
 def _pass1_f64(xb, ob, start, stop, c, mode, seed, k):
     """Bit-trick pass over one block into float64 bits ob, keeping the input bits where
     the fast path gives up; returns the number of those."""
@@ -145,7 +118,7 @@ def _pass1_f64(xb, ob, start, stop, c, mode, seed, k):
     return bad
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inline
 def _pass1_f32(xb, out, start, stop, c, mode, seed, k):
     """The same into float32 carriers (exact where the fast path holds; the rest is
     redone by the caller); returns how many it gave up on."""
@@ -157,7 +130,7 @@ def _pass1_f32(xb, out, start, stop, c, mode, seed, k):
     return bad
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inline
 def _pass1_any_f64(xb, ob, start, stop, c, mode, seed, k):
     """_pass1_f64 with the mode as a constant, one loop per mode: with a run-time mode LLVM
     computes every mode's rounding (SplitMix64 included) and selects, about 2.7x slower.
@@ -177,7 +150,7 @@ def _pass1_any_f64(xb, ob, start, stop, c, mode, seed, k):
     return _pass1_f64(xb, ob, start, stop, c, RTO, seed, k)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inline
 def _pass1_any_f32(xb, out, start, stop, c, mode, seed, k):
     """_pass1_any_f64 for float32 carriers."""
     if mode == RNE:
@@ -195,7 +168,7 @@ def _pass1_any_f32(xb, out, start, stop, c, mode, seed, k):
     return _pass1_f32(xb, out, start, stop, c, RTO, seed, k)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@inline
 def _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, to_f32):
     """Round the elements below 2^emin of one block (branch-free); todo[i - start] is
     left True for the rest of what pass 1 gave up on (overflow, inf, NaN, and what
@@ -217,7 +190,7 @@ def _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, se
             dst[i] = vb if below else b
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _round_given_up(b, i, m, emin, xmax, flav, subn, sat, mode, seed, k, c, q):
     """Element i (input bits b) of a block where pass 1 gave up on only a few: rounded by
     _below_normal_bits below 2^emin where it can, else by the general rounding. Scalar and
@@ -230,7 +203,7 @@ def _round_given_up(b, i, m, emin, xmax, flav, subn, sat, mode, seed, k, c, q):
     return round_value(from_bits(b), 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat, mode, seed,
                     k, c, q):
     """quantize_kernel's work on x[start:stop] (a plain function: the parallel kernel's
@@ -281,7 +254,7 @@ def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat,
         out[i] = round_value(xi, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
-@par
+@parallel
 def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     """out[i] = x[i] rounded into the format; x, out 1-D float64 (out may be x).
 
@@ -303,7 +276,7 @@ def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
                         mode, seed, k, c, q)
 
 
-@njit(cache=True, nogil=True)
+@jit
 def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat, mode, seed,
                         k, c, q):
     """quantize_f32_kernel's work on one block."""
@@ -347,7 +320,7 @@ def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat,
                                         ri, k))
 
 
-@par
+@parallel
 def quantize_f32_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     """quantize_kernel with float32 carriers: out (float32) gets the rounded values, which
     the caller made sure float32 holds exactly (m <= 23 and the format's range inside
@@ -363,7 +336,7 @@ def quantize_f32_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
                             sat, mode, seed, k, c, q)
 
 
-@par
+@parallel
 def quantize_dd_kernel(hi, lo, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
     """out[i] = (hi[i] + lo[i]) rounded once: for inputs wider than float64 (int64 beyond
     2**53, long double) split into a float64 pair with |lo| <= ulp(hi)/2."""
@@ -372,7 +345,7 @@ def quantize_dd_kernel(hi, lo, out, m, emin, xmax, flav, subn, sat, mode, seed, 
         out[i] = round_value(hi[i], lo[i], 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
-@par
+@parallel
 def encode_kernel(x, codes, e, m, emin, flav, nan_code):
     """Bit pattern of each value (values already in the format; NaN -> nan_code)."""
     top = np.uint64(e + m)
@@ -403,7 +376,7 @@ def encode_kernel(x, codes, e, m, emin, flav, nan_code):
                 codes[i] = s | (np.uint64(ea - emin + 1) << np.uint64(m)) | mant
 
 
-@par
+@parallel
 def decode_kernel(codes, out, e, m, emin, flav, subn):
     """Value of each bit pattern (codes < 2**(1+e+m))."""
     mmask = (np.uint64(1) << np.uint64(m)) - np.uint64(1)

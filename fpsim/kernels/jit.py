@@ -1,0 +1,143 @@
+"""The Numba policy of every kernel, in one place: the decorators and the on-disk cache.
+
+Decorators: ``jit`` (a compiled function), ``inline`` (inlined into its callers at the
+Numba IR level), ``parallel`` (a ``prange`` kernel) and ``scalar_entry(*types)`` (one fixed
+signature). All are ``nogil`` and cached on disk; none uses ``fastmath``, which would
+reorder or fuse the very roundings being simulated.
+
+The cache, made correct and safe for several processes:
+
+- **Keyed on the whole kernels package.** Numba stamps a cached kernel with a hash of the
+  file that defines it, but a kernel inlines helpers from other files (``core.py``,
+  ``bittrick.py``, ...): editing one of those would leave stale machine code in the cache.
+  Every function of this package is therefore stamped with a digest of *all* of its source
+  files, so any change recompiles everything that could depend on it.
+- **Safe across processes.** Numba saves a cache entry as read-modify-write of an index
+  (key -> data file) and then the data file. Two processes saving different keys of one
+  function at once could allocate the same data file and leave an index entry pointing at
+  the other's machine code. Saves are serialised here by an exclusive lock on a file next
+  to the index, and the data file is written before the index names it, so a reader sees
+  either no entry or a complete one. (Each file write is already atomic in Numba: a
+  temporary file, then ``os.replace``.)
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import os
+from functools import lru_cache
+
+from numba import njit
+from numba.core import caching
+
+try:
+    import fcntl
+except ImportError:              # not POSIX: Numba's own (unlocked) saves
+    fcntl = None
+
+__all__ = ["jit", "inline", "parallel", "scalar_entry", "package_digest"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+@lru_cache(maxsize=None)
+def package_digest() -> str:
+    """SHA-256 of every ``.py`` file of the kernels package (names and contents)."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(_PACKAGE_DIR)):
+        if name.endswith(".py"):
+            h.update(name.encode())
+            with open(os.path.join(_PACKAGE_DIR, name), "rb") as f:
+                h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def _in_package(py_file) -> bool:
+    return os.path.dirname(os.path.abspath(py_file)) == _PACKAGE_DIR
+
+
+class _PackageStamp:
+    """Locator mixin: the source stamp is the package digest, and only this package's
+    functions use it (others keep Numba's locators)."""
+
+    def get_source_stamp(self):
+        return ("fpsim.kernels", package_digest())
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not _in_package(py_file):
+            return None
+        return super().from_function(py_func, py_file)
+
+
+class _ProvidedDirLocator(_PackageStamp, caching.UserProvidedCacheLocator):
+    """NUMBA_CACHE_DIR, when set."""
+
+
+class _InTreeLocator(_PackageStamp, caching.InTreeCacheLocator):
+    """__pycache__ beside the sources, when writable."""
+
+
+class _UserWideLocator(_PackageStamp, caching.UserWideCacheLocator):
+    """The user's cache directory otherwise (e.g. a read-only install)."""
+
+
+@contextlib.contextmanager
+def _locked(path: str):
+    if fcntl is None:
+        yield
+        return
+    with open(path + ".lock", "a") as f:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _locked_save(self, key, data):
+    """IndexDataCacheFile.save under an exclusive lock, data file before index entry."""
+    with _locked(self._index_path):
+        overloads = self._load_index()
+        data_name = overloads.get(key)
+        if data_name is None:
+            taken = set(overloads.values())
+            data_name = next(n for n in (self._data_name(i) for i in itertools.count(1))
+                             if n not in taken)
+        self._save_data(data_name, data)
+        overloads[key] = data_name
+        self._save_index(overloads)
+
+
+def _install_cache_policy() -> bool:
+    """Put the package locators first and the locked save in place (once); False if this
+    Numba's cache internals are not the ones this was written for (then Numba's defaults
+    stay, and tests/test_kernel_policy.py says so)."""
+    impl = getattr(caching, "CacheImpl", None)
+    index = getattr(caching, "IndexDataCacheFile", None)
+    needed = ("_load_index", "_save_index", "_save_data", "_data_name")
+    if impl is None or index is None or not all(hasattr(index, n) for n in needed):
+        return False
+    mine = [_ProvidedDirLocator, _InTreeLocator, _UserWideLocator]
+    if impl._locator_classes[:3] != mine:
+        impl._locator_classes[:0] = mine
+    if index.save is not _locked_save:
+        index.save = _locked_save
+    return True
+
+
+CACHE_POLICY_INSTALLED = _install_cache_policy()
+
+jit = njit(cache=True, nogil=True)
+inline = njit(cache=True, nogil=True, inline="always")
+parallel = njit(cache=True, nogil=True, parallel=True)
+
+
+def scalar_entry(*arg_types):
+    """jit with one fixed signature, for the scalar general-path functions that every
+    kernel calls. Numba compiles a callee anew for each combination of literal constants
+    at its call sites (mode=0, sat=False, shift=1, ...); with the signature given, every
+    caller shares one compiled version. The general path is the rare one, so
+    constant-specialising it buys nothing."""
+    return njit(arg_types, cache=True, nogil=True)

@@ -1,0 +1,273 @@
+"""The sequential order and the (nested) chunked orders: tiles of independent running sums.
+
+``sequential_pass`` advances a row of sums over products k0..k1-1, s_j = R(s_j + p_kj);
+the tile function runs the order's chunk levels (``plan.ChunkLevels``) around it. The tier
+(``plan.MacPlan.tier``, chosen by the API) picks the loop:
+
+- LEAN / DIRECT: the modes are compile-time constants, so LLVM vectorises the step; steps
+  alternate between two arrays, so a flagged lane (a result that is not a normal number
+  of the format) is simply recomputed by the general path from the untouched source.
+  DIRECT (RNE, proof in fpsim/accumulate.py ``direct_rne_safe``) drops TwoSum and
+  round-to-odd as well.
+- FAST: TwoSum, round-to-odd at 53 bits, bit trick, with the mode at run time (every mode,
+  swamping counts); flagged lanes go to the general path.
+- GENERAL: the exact scalar path (fma_one / add_one) for every step.
+"""
+import math
+
+import numpy as np
+from numba import prange
+
+from .bittrick import fast_add, fast_params, fast_round_bits, lean_params
+from .codes import DIRECT, FAST, LEAN, RNE, RTZ, SR
+from .core import as_bits, from_bits, sr_bits
+from .elementwise import fma_one
+from .jit import inline, jit, parallel
+from .macstep import (TILE, add, count, finite, general_mac, is_exact_add, is_exact_fma,
+                      lean_mac, product, scratch_flags, stream)
+
+_ZERO = np.uint64(0)
+
+
+@inline
+def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pmode, direct):
+    """Steps k0..k1-1 for a row of independent sums, s[j] = R(s[j] + R_p(A[i,k] B[k,j])),
+    with the modes as constants so that LLVM vectorises the step. Each step reads one of
+    s, s2 and writes the other; a lane that needs the general path (result not a normal
+    number, or inf/NaN) is flagged and redone from the source array, where its old value
+    is still intact: no select in the common step."""
+    width = j1 - j0
+    pp = lean_params(pf)
+    ap = lean_params(acc)
+    if width == 1:
+        # one dot product (dot, or a matrix-vector product): a plain scalar chain, its
+        # latency is the limit; the rare general step is a predictable branch
+        x = s[0]
+        for kk in range(k0, k1):
+            a = A[i, kk]
+            b = B[kk, j0]
+            res, bad = lean_mac(a, b, x, rounded, pp, ap, mode, pmode, direct)
+            if bad:
+                res = general_mac(a, b, x, acc, pf, rounded, mode, pmode)
+            x = res
+        s[0] = x
+        return
+    for kk in range(k0, k1):
+        a = A[i, kk]
+        brow = B[kk, j0:j1]
+        even = (kk - k0) % 2 == 0
+        src = s if even else s2
+        dst = s2 if even else s
+        any_bad = False
+        for jj in range(width):
+            # a bad lane's dst is overwritten below, so no select is needed here
+            res, bad = lean_mac(a, brow[jj], src[jj], rounded, pp, ap, mode, pmode, direct)
+            flags[jj] = bad
+            any_bad |= bad
+            dst[jj] = res
+        if any_bad:
+            # rare: redo the flagged lanes from their untouched source values
+            words = flags.view(np.uint64)          # eight lanes per test
+            for w8 in range(len(words)):
+                if words[w8] == _ZERO:
+                    continue
+                for jj in range(8 * w8, min(8 * w8 + 8, width)):
+                    if not flags[jj]:
+                        continue
+                    dst[jj] = general_mac(a, brow[jj], src[jj], acc, pf, rounded, mode, pmode)
+    if (k1 - k0) % 2 == 1:
+        for jj in range(width):
+            s[jj] = s2[jj]
+
+
+@jit
+def _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, direct):
+    """_lean_body with the modes made constants (one vectorised loop per combination);
+    the lean tiers round products, if at all, in the adder's mode."""
+    rounded = pf[0] >= 0
+    if direct:                             # RNE sums (and RNE products, if rounded)
+        if rounded:
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, True)
+        else:
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, True)
+    elif rounded:
+        if mode == RNE:
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, False)
+        else:
+            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RTZ, RTZ, False)
+    elif mode == RNE:
+        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, False)
+    else:
+        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RTZ, RTZ, False)
+
+
+@jit
+def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, plan, stats, tstep, n_cols):
+    """s[j] = R(s[j] + R_p(A[i, kk] B[kk, j0 + j])) for kk in [k0, k1), in order; s2 and
+    flags are scratch of the same length. The t-th rounded addition of this pass draws
+    index tstep + t of its element's addition stream (stochastic rounding)."""
+    acc = plan.acc
+    pf = plan.product
+    mode = plan.mode
+    pmode = plan.product_mode
+    k = plan.sr_bits
+    seed = plan.seed
+    want_stats = plan.stats
+    if plan.tier >= LEAN:
+        _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, plan.tier == DIRECT)
+        return
+    fast = plan.tier == FAST
+    width = np.uint64(j1 - j0)
+    ash, amask, alo, axmax = fast_params(acc)
+    psh, pmask, plo, pxmax = fast_params(pf)
+    rounded_products = pf[0] >= 0
+    obase = np.uint64(i * n_cols + j0)            # flat index of output element (i, j0)
+    for kk in range(k0, k1):
+        a = A[i, kk]
+        brow = B[kk, j0:j1]
+        t = tstep + (kk - k0)
+        any_bad = False
+        if fast:
+            for jj in range(width):
+                p = a * brow[jj]
+                pbad = False
+                if rounded_products:
+                    # a*b is exact here, so even sr rounds it exactly by the bit trick
+                    rp = sr_bits(stream(seed, obase + jj, 1), kk, k) if pmode == SR else np.int64(0)
+                    pb, pbad = fast_round_bits(as_bits(p), psh, pmask, plo, pxmax, pmode, rp, k)
+                    p = from_bits(pb)
+                ri = sr_bits(stream(seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
+                res, bad, exact = fast_add(s[jj], p, ash, amask, alo, axmax, mode, ri, k)
+                bad = bad | pbad
+                if want_stats and not bad and p != 0.0:
+                    count(stats, s[jj], res, exact)
+                flags[jj] = bad
+                any_bad |= bad
+                s[jj] = res if not bad else s[jj]
+        if any_bad or not fast:
+            for jj in range(width):
+                if fast and not flags[jj]:
+                    continue
+                j = np.uint64(j0) + jj
+                ri = sr_bits(stream(seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
+                b = B[kk, j]
+                old = s[jj]
+                if rounded_products:
+                    rp = sr_bits(stream(seed, obase + jj, 1), kk, k) if pmode == SR else np.int64(0)
+                    p = product(a, b, pf, pmode, rp, k)
+                    res = add(old, p, acc, mode, ri, k)
+                    if want_stats and p != 0.0 and finite(old, p):
+                        count(stats, old, res, is_exact_add(old, p, res, acc))
+                else:
+                    res = fma_one(a, b, old, acc[0], acc[1], acc[2], acc[3], acc[4], False, mode,
+                                  ri, k)
+                    if want_stats and a != 0.0 and b != 0.0 and finite(a, b) and math.isfinite(old):
+                        count(stats, old, res, is_exact_fma(a, b, old, res, acc))
+                s[jj] = res
+
+
+@jit
+def _fold(total, part, levels, d, width, flags, plan, stats, obase, t):
+    """total[j] = R_d(total[j] + part[j]): one addition of chunk level d (format and fast
+    flag from ``levels``), index t of the element's addition stream."""
+    mode = plan.mode
+    k = plan.sr_bits
+    f = (levels.man_bits[d], levels.emin[d], levels.xmax[d], levels.flavour[d],
+         levels.subnormals[d])
+    lane_fast = levels.fast[d]
+    any_bad = not lane_fast
+    if lane_fast:
+        # through the fast path (its operands are float64 values)
+        osh, omask, olo, oxmax = fast_params(f)
+        for jj in range(np.uint64(width)):
+            old = total[jj]
+            res, bad, ex = fast_add(old, part[jj], osh, omask, olo, oxmax, mode, 0, 52)
+            flags[jj] = bad
+            any_bad |= bad
+            total[jj] = old if bad else res
+    if not any_bad:
+        return
+    for jj in range(width):
+        if lane_fast and not flags[jj]:
+            continue
+        ri = sr_bits(stream(plan.seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
+        old = total[jj]
+        x = part[jj]
+        res = add(old, x, f, mode, ri, k)
+        if plan.stats and x != 0.0 and finite(old, x):
+            count(stats, old, res, is_exact_add(old, x, res, f))
+        total[jj] = res
+
+
+@jit
+def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
+    """out[i, j0:j1] in the sequential order (no levels) or a chunked one (stats += counts).
+
+    Chunk levels run as an odometer: the innermost chunk is summed from +0 by
+    ``sequential_pass``, its sum folded into the level above, and every level whose chunk
+    ends there folded into its parent in turn. One counter t numbers every rounded addition
+    of an output element in execution order (in-chunk and fold additions alike): the
+    index of its stochastic-rounding draw."""
+    K = A.shape[1]
+    N = B.shape[1]
+    w = j1 - j0
+    s = np.empty(w)
+    s2 = np.empty(w)
+    flags = scratch_flags(w)
+    D = levels.size.shape[0]
+    obase = np.uint64(i * N + j0)
+    if D == 0:
+        for jj in range(w):
+            s[jj] = init
+        # start and step counter as int64 values, not literal 0s: Numba compiles a callee
+        # anew for each literal argument, and this pass is the costliest to compile
+        start = np.int64(0)
+        sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, plan, stats, start, N)
+        for jj in range(w):
+            out[i, j0 + jj] = s[jj]
+        return
+    totals = np.zeros((D, w))             # level d's running sum; level 0 starts at init
+    for jj in range(w):
+        totals[0, jj] = init
+    ends = np.empty(D, np.int64)          # where the current chunk of each level ends
+    parent_end = np.int64(K)
+    for d in range(D):
+        parent_end = min(levels.size[d], parent_end)
+        ends[d] = parent_end
+    pos = np.int64(0)
+    t = np.int64(0)
+    while pos < K:
+        k1 = ends[D - 1]
+        for jj in range(w):
+            s[jj] = 0.0
+        sequential_pass(A, B, i, j0, j1, pos, k1, s, s2, flags, plan, stats, t, N)
+        t += k1 - pos
+        pos = k1
+        _fold(totals[D - 1], s, levels, D - 1, w, flags, plan, stats, obase, t)
+        t += 1
+        d = D - 1
+        while d > 0 and pos == ends[d - 1]:
+            # level d - 1's chunk is complete: its level-d sum goes up one level
+            _fold(totals[d - 1], totals[d], levels, d - 1, w, flags, plan, stats, obase, t)
+            t += 1
+            for jj in range(w):
+                totals[d, jj] = 0.0
+            d -= 1
+        for dd in range(D):               # open the next chunk of every level that ended
+            if ends[dd] == pos:
+                top = np.int64(K) if dd == 0 else ends[dd - 1]
+                ends[dd] = min(pos + levels.size[dd], top)
+    for jj in range(w):
+        out[i, j0 + jj] = totals[0, jj]
+
+
+@parallel
+def sequential_tiles(A, B, out, init, levels, plan, stats):
+    """Every tile of out = A @ B in parallel; stats[tile] += its counts."""
+    M = A.shape[0]
+    N = B.shape[1]
+    ntj = (N + TILE - 1) // TILE
+    for tile in prange(M * ntj):
+        j0 = (tile % ntj) * TILE
+        sequential_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, plan,
+                        stats[tile])
