@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import operator
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,7 +21,8 @@ from .rounding import Rounding, as_rounding
 from .kernels.mac import (CHUNKED, EXACT, KAHAN, PAIRWISE, SEQUENTIAL, TILE, mac_exact,
                           mac_tiles, operand_range)
 
-__all__ = ["AccumSpec", "SwampStats", "ORDERS", "dot", "sum", "matmul"]
+__all__ = ["AccumSpec", "SwampStats", "ORDERS", "dot", "sum", "matmul", "ProductExactness",
+           "product_exactness"]
 
 #: Accumulation orders; a new one (e.g. a hardware block-FMA) is one more entry here and
 #: one more kernel branch, not a new API.
@@ -176,18 +178,48 @@ def _check_init(init, spec: AccumSpec) -> float:
     return value
 
 
-def _products_exact_in_float64(A, B) -> tuple:
-    """(whether every product a*b is exact in float64, an upper bound on the significand
-    width of those products in bits)."""
+class ProductExactness(NamedTuple):
+    """What :func:`product_exactness` finds about the products a*b of two operand arrays.
+
+    ``exact``: whether float64 holds every product exactly (then a multiply-accumulate
+    may take the float64 product as the exact one). ``width``: an upper bound on the
+    significand width of those products in bits (0 when an operand has no finite nonzero
+    value).
+
+    It has no truth value (``bool()`` raises TypeError): test ``.exact``, since a pair is
+    always true.
+    """
+
+    exact: bool
+    width: int
+
+    def __bool__(self):
+        raise TypeError("ProductExactness has no truth value; test its .exact field")
+
+
+def product_exactness(A, B) -> ProductExactness:
+    """Whether every product of a value of ``A`` and a value of ``B`` is exact in float64,
+    and a bound on the products' significand width, from the operands' significand widths
+    and exponents (one pass over each array; any pairing of the values is covered).
+
+    Exact means: the significands multiply within 53 bits (or one operand's are all
+    powers of two) and the product stays a normal float64 (exponent sum within -1020..1020).
+
+    >>> import numpy as np
+    >>> product_exactness(np.array([1.5, -3.0]), np.array([0.25, 5.0]))
+    ProductExactness(exact=True, width=5)
+    >>> product_exactness(np.array([0.1]), np.array([0.3])).exact
+    False
+    """
     wa, lo_a, hi_a = operand_range(A)
     wb, lo_b, hi_b = operand_range(B)
     if wa == 0 or wb == 0:
-        return True, 0
+        return ProductExactness(True, 0)
     # significands multiply exactly within 53 bits (a power of two times anything is
     # exact); the product stays a normal float64
     exact = ((wa + wb <= 53 or min(wa, wb) == 1)
              and lo_a + lo_b >= -1020 and hi_a + hi_b <= 1020)
-    return exact, (max(wa, wb) if min(wa, wb) == 1 else wa + wb)
+    return ProductExactness(bool(exact), int(max(wa, wb) if min(wa, wb) == 1 else wa + wb))
 
 
 def direct_rne_safe(acc: Format, product_width: int) -> bool:
@@ -224,8 +256,9 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
     k = sr_bits_value(spec.sr_bits)
     mode, pmode = int(spec.rounding), int(spec.product_rounding)
     order = ORDERS[spec.order]
-    exact_products, product_width = _products_exact_in_float64(A, B)
-    if order in (PAIRWISE, KAHAN) and spec.product is None and not exact_products:
+    products = product_exactness(A, B)
+    product_width = products.width
+    if order in (PAIRWISE, KAHAN) and spec.product is None and not products.exact:
         raise ValueError(
             f"order={spec.order!r} with exact products needs operands whose products "
             "float64 holds exactly (significand widths adding up to at most 53 bits, no "
@@ -234,7 +267,7 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int) -> tuple:
         counts = np.zeros((1, 4), np.int64)          # the exact order rounds once: no counts
         mac_exact(A, B, out, init, acc, pf, mode, pmode, k, np.uint64(seed))
     else:
-        fast = (exact_products and spec.acc.man_bits <= 50
+        fast = (products.exact and spec.acc.man_bits <= 50
                 and (spec.product is None or spec.product.man_bits <= 51))
         # RNE needs no TwoSum when double rounding is proven harmless; init is a value of
         # the format the sum starts in (checked), chunks start at 0

@@ -61,7 +61,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from .accumulate import AccumSpec, SwampStats, _products_exact_in_float64, dot
+from .accumulate import AccumSpec, SwampStats, dot, product_exactness
 from .accumulate import sum as fsum
 from .formats import Format, accumulator
 from .quantize import quantize
@@ -302,7 +302,7 @@ def _operand_sums(operands, n, trials, spec, seed):
     _int("trials", T, 2, rule="trials >= 2 (rows of the operands)")
     _int("n", length, 1, rule="n >= 1 (columns of the operands)")
     prod_sr = spec.product is not None and spec.product_rounding == Rounding.SR
-    if _products_exact_in_float64(a, b) and not prod_sr:
+    if product_exactness(a, b).exact and not prod_sr:
         # Every a*b is exact in float64, so the dot product's multiplier (exact, or one
         # rounding of the exact product into spec.product) is reproduced here and fpsim.sum
         # over the products equals fpsim.dot per trial bit for bit (tested; with stochastic
