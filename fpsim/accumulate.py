@@ -24,7 +24,8 @@ from .kernels.mac import SEQUENTIAL, TILE, run_mac
 from .kernels.operands import operand_range
 from .kernels.plan import EXACT_PRODUCTS, MacPlan, chunk_levels
 
-__all__ = ["AccumSpec", "SwampStats", "dot", "sum", "matmul"]
+__all__ = ["AccumSpec", "SwampStats", "dot", "sum", "matmul", "ProductExactness",
+           "product_exactness", "best_tier", "mac_plan"]
 
 @dataclass(frozen=True)
 class AccumSpec:
@@ -166,18 +167,37 @@ def _check_init(init, spec: AccumSpec) -> float:
 
 
 class ProductExactness(NamedTuple):
-    """What the operands of a product allow, read once per call from their bits."""
+    """What :func:`product_exactness` finds about the products a*b of two operand arrays.
 
-    exact: bool   #: every product a*b is exact in float64 (and a normal float64)
-    width: int    #: an upper bound on the significand width of those products, in bits
+    ``exact``: whether float64 holds every product exactly (then a multiply-accumulate
+    may take the float64 product as the exact one). ``width``: an upper bound on the
+    significand width of those products in bits (0 when an operand has no finite nonzero
+    value).
+
+    It has no truth value (``bool()`` raises TypeError): test ``.exact``, since a pair is
+    always true.
+    """
+
+    exact: bool
+    width: int
+
+    def __bool__(self):
+        raise TypeError("ProductExactness has no truth value; test its .exact field")
 
 
 def product_exactness(A, B) -> ProductExactness:
-    """Whether every product of an element of ``A`` and one of ``B`` is exact in float64,
-    and how wide those products can be.
+    """Whether every product of a value of ``A`` and a value of ``B`` is exact in float64,
+    and a bound on the products' significand width, from the operands' significand widths
+    and exponents (one pass over each array; any pairing of the values is covered).
 
-    >>> product_exactness(np.array([1.5, 3.0]), np.array([0.1]))
-    ProductExactness(exact=True, width=55)
+    Exact means: the significands multiply within 53 bits (or one operand's are all
+    powers of two) and the product stays a normal float64 (exponent sum within -1020..1020).
+
+    >>> import numpy as np
+    >>> product_exactness(np.array([1.5, -3.0]), np.array([0.25, 5.0]))
+    ProductExactness(exact=True, width=5)
+    >>> product_exactness(np.array([0.1]), np.array([0.3])).exact
+    False
     """
     wa, lo_a, hi_a = operand_range(A)
     wb, lo_b, hi_b = operand_range(B)

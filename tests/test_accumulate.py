@@ -395,3 +395,18 @@ def test_operand_range_matches_python(seed):
     want = _py_operand_range(x)
     assert tuple(int(t) for t in operand_range(x)) == want
     assert tuple(int(t) for t in operand_range(x.reshape(-1, 1)[::2])) == _py_operand_range(x[::2])
+
+
+def test_product_exactness_is_a_named_result_without_truth_value():
+    from fpsim.accumulate import ProductExactness, product_exactness
+    exact = product_exactness(fpsim.quantize(np.linspace(-3, 3, 50), "e5m2"), np.full(50, 0.75))
+    assert exact == ProductExactness(exact=True, width=5) and exact.exact is True
+    gauss = np.random.default_rng(1).standard_normal(50)
+    inexact = product_exactness(gauss, gauss)
+    assert inexact.exact is False and inexact.width > 53
+    assert product_exactness(gauss, np.full(50, 2.0 ** -3)).exact      # a power of two: exact
+    assert not product_exactness(np.array([2.0 ** -600]), np.array([2.0 ** -500])).exact
+    assert product_exactness(np.zeros(3), gauss) == (True, 0)
+    # a pair is always true: the result refuses a truth test instead of passing it
+    with pytest.raises(TypeError, match=r"\.exact"):
+        bool(inexact)

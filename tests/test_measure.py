@@ -20,6 +20,7 @@ from hypothesis import given, settings, strategies as st
 import fpsim
 import fpsim.analysis.measure as fm
 from fpsim import AccumSpec, Format
+from fpsim.accumulate import product_exactness
 from fpsim.formats import accumulator
 from fpsim.analysis.measure import (DISTRIBUTIONS, SweepTable, VRRMeasurement, draw_products, figure2,
                            measure_vrr, paper_regime, sweep)
@@ -200,26 +201,110 @@ def test_constructed_full_swamping_gives_the_known_vrr():
     assert (m.stats.additions, m.stats.full, m.stats.partial) == (T * n, T * (n - 1), 0)
 
 
-def test_operands_follow_dot_semantics():
-    """Per-trial fpsim.dot (an independent route) gives the same measurement, with
-    products exact in float64 (fsum route) and not (matmul route), and with a product
-    format."""
-    rng = np.random.default_rng(2)
-    T, n = 12, 80
-    cases = [
-        (rng.standard_normal((T, n)), rng.standard_normal((T, n)), spec_of(6)),
-        (fpsim.quantize(rng.standard_normal((T, n)), "e5m2"),
-         fpsim.quantize(rng.standard_normal((T, n)), "e5m2"),
-         AccumSpec(accumulator(5), product=Format(6, 3), order="chunked", chunk=16)),
-    ]
-    for a, b, spec in cases:
-        ref = (AccumSpec("binary64", product=spec.product, order="exact") if spec.product
-               else AccumSpec("binary64", order="exact"))
-        shat = np.array([fpsim.dot(a[t], b[t], spec) for t in range(T)])
-        s = np.array([fpsim.dot(a[t], b[t], ref) for t in range(T)])
-        expected = fm._estimate(shat, s, n, 0.95)
-        m = measure_vrr(spec=spec, operands=(a, b))
-        assert (m.vrr, m.vrr_ci, m.variance_lost) == (expected[0], expected[1], expected[2])
+# Trial t of measure_vrr(operands=(a, b), spec=s, seed=seed) must be, bit for bit,
+# fpsim.dot(a[t], b[t], s, seed=trial_seed(seed, t)): its sum and its swamping counts.
+# Float64 Gaussian operands: their products are NOT float64 numbers, so summing fl64(a*b)
+# (two roundings) instead of dot's one rounding of the exact product shows, in binary64
+# in almost every addition.
+DOT_T, DOT_N, DOT_SEED = 40, 257, 5
+DOT_SPECS = [
+    AccumSpec("binary64"),
+    AccumSpec(Format(11, 50), product=Format(11, 44)),
+    AccumSpec("binary64", order="chunked", chunk=16),
+    AccumSpec(Format(11, 50), product=Format(11, 44), order="chunked", chunk=32, outer="binary64"),
+    AccumSpec("binary64", product=Format(11, 40), order="pairwise"),
+    AccumSpec("binary32", product="binary32", order="kahan"),
+    AccumSpec(accumulator(8), order="exact", rounding="ru"),
+    AccumSpec("fp16"),
+    AccumSpec(accumulator(6)),
+    AccumSpec(accumulator(6), rounding="rtz"),
+    AccumSpec("binary32", product="bfloat16", rounding="ru", product_rounding="rd"),
+    AccumSpec(accumulator(6), rounding="sr"),
+    AccumSpec(accumulator(8), product=Format(6, 5), rounding="sr", order="chunked", chunk=32),
+]
+
+
+def _dot_operands(rng, fmt=None):
+    a = rng.standard_normal((DOT_T, DOT_N))
+    b = rng.standard_normal((DOT_T, DOT_N))
+    return (a, b) if fmt is None else (fpsim.quantize(a, fmt), fpsim.quantize(b, fmt))
+
+
+def assert_trials_are_dots(m, a, b, spec, seed):
+    """m.sums, m.exact_sums and m.stats bit for bit against one fpsim.dot per trial."""
+    ref = AccumSpec("binary64", product=spec.product, product_rounding=spec.product_rounding,
+                    order="exact") if spec.product is not None else AccumSpec("binary64", order="exact")
+    want, want_ref, counts = np.empty(len(a)), np.empty(len(a)), np.zeros(4, np.int64)
+    for t in range(len(a)):
+        tseed = fm.trial_seed(seed, t)
+        want[t], st = fpsim.dot(a[t], b[t], spec, stats=True, seed=tseed)
+        want_ref[t] = fpsim.dot(a[t], b[t], ref, seed=tseed)
+        counts += (st.additions, st.full, st.partial, st.inexact)
+    for name, got, exp in (("sums", m.sums, want), ("exact_sums", m.exact_sums, want_ref)):
+        assert got.shape == exp.shape, (name, got.shape, exp.shape)
+        g, e = got.view(np.uint64), exp.view(np.uint64)
+        bad = np.flatnonzero(g != e)
+        assert bad.size == 0, (f"{spec}: {name} differ from fpsim.dot in {bad.size} of {len(a)} "
+                               "trials: " + ", ".join(f"t={t}: measure_vrr {g[t]:#018x} != dot "
+                                                      f"{e[t]:#018x}" for t in bad[:6]))
+    got_counts = (m.stats.additions, m.stats.full, m.stats.partial, m.stats.inexact)
+    assert got_counts == tuple(int(c) for c in counts), (
+        f"{spec}: swamping counts (additions, full, partial, inexact) measure_vrr {got_counts} "
+        f"!= {len(a)} fpsim.dot calls {tuple(int(c) for c in counts)}")
+    expected = fm._estimate(want, want_ref, a.shape[1], m.ci)
+    assert (m.vrr, m.vrr_ci, m.variance_lost) == expected[:3]
+
+
+@pytest.mark.parametrize("spec", DOT_SPECS, ids=repr)
+def test_operands_equal_dot_trial_by_trial_with_inexact_products(spec):
+    a, b = _dot_operands(np.random.default_rng(2))
+    assert not product_exactness(a, b).exact       # the single-rounding route is needed
+    m = measure_vrr(spec=spec, operands=(a, b), seed=DOT_SEED)
+    assert (m.trials, m.n, m.dist) == (DOT_T, DOT_N, "operands")
+    assert_trials_are_dots(m, a, b, spec, DOT_SEED)
+
+
+@pytest.mark.parametrize("spec", [DOT_SPECS[i] for i in (0, 2, 4, 5, 7, 9, 11, 12)], ids=repr)
+def test_operands_equal_dot_trial_by_trial_with_exact_products(spec, monkeypatch):
+    """e5m2 operands: every product is a float64, so all trials run in one fpsim.sum (the
+    fast path; dot is not called, checked) and still equal fpsim.dot trial by trial."""
+    a, b = _dot_operands(np.random.default_rng(3), "e5m2")
+    assert product_exactness(a, b).exact
+    prod_sr = spec.product is not None and spec.product_rounding == fpsim.Rounding.SR
+    if not prod_sr:
+        def no_dot(*args, **kwargs):
+            raise AssertionError("products exact in float64 take the fpsim.sum fast path")
+        with monkeypatch.context() as mp:
+            mp.setattr(fm, "dot", no_dot)
+            m = measure_vrr(spec=spec, operands=(a, b), seed=DOT_SEED)
+    else:                                          # stochastic products: one dot per trial
+        m = measure_vrr(spec=spec, operands=(a, b), seed=DOT_SEED)
+    assert_trials_are_dots(m, a, b, spec, DOT_SEED)
+
+
+def test_operands_refuse_what_dot_refuses():
+    a, b = _dot_operands(np.random.default_rng(2))
+    for order in ("pairwise", "kahan"):
+        with pytest.raises(ValueError, match=f"order='{order}' with exact products needs operands"):
+            fpsim.dot(a[0], b[0], AccumSpec("binary64", order=order))
+        with pytest.raises(ValueError, match=f"order='{order}' with exact products needs operands"):
+            measure_vrr(spec=AccumSpec("binary64", order=order), operands=(a, b))
+
+
+def test_per_trial_sums_are_read_only_and_stay_out_of_dict_and_equality():
+    m = measure_vrr(100, 5, trials=30, m_p=5, seed=4)
+    X = draw_products(100, 30, m_p=5, seed=4)
+    np.testing.assert_array_equal(m.sums, fpsim.sum(X, spec_of(5), axis=0))
+    np.testing.assert_array_equal(m.exact_sums, X.sum(axis=0))     # 6-bit products: exact
+    with pytest.raises(ValueError):
+        m.sums[0] = 1.0
+    d = m.to_dict()
+    assert "sums" not in d and "exact_sums" not in d
+    assert m == measure_vrr(100, 5, trials=30, m_p=5, seed=4)
+    with pytest.raises(ValueError, match=r"t >= 0"):
+        fm.trial_seed(0, -1)
+    with pytest.raises(TypeError, match=r"\bt\b"):
+        fm.trial_seed(0, 1.5)
 
 
 def test_accumulator_overflow_reports_nan_with_a_warning():

@@ -56,7 +56,7 @@ import math
 import operator
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from statistics import NormalDist
 
 import numpy as np
@@ -69,9 +69,9 @@ from ..quantize import quantize
 from ..rounding import Rounding, as_rounding
 from .vrr import min_macc, variance_lost
 
-__all__ = ["DISTRIBUTIONS", "VRRMeasurement", "measure_vrr", "draw_products", "SweepTable", "sweep",
-           "Figure2Data", "figure2", "comparison_grid", "comparison_markdown", "paper_regime",
-           "calibration", "CALIBRATION"]
+__all__ = ["DISTRIBUTIONS", "VRRMeasurement", "measure_vrr", "trial_seed", "draw_products",
+           "SweepTable", "sweep", "Figure2Data", "figure2", "comparison_grid",
+           "comparison_markdown", "paper_regime", "calibration", "CALIBRATION"]
 
 #: Zero-mean, unit-variance product distributions (``gaussian_product``: the product of two
 #: independent standard normals).
@@ -81,6 +81,7 @@ _EXACT64 = AccumSpec("binary64", order="exact")
 _PRODUCT_EXP_BITS = 11          # product formats e11m{m_p}: only the mantissa matters
 _M_P_UNROUNDED = 52             # what the analysis gets for unrounded float64 products
 _SQRT3 = math.sqrt(3.0)
+_GAMMA = 0x9E3779B97F4A7C15     # SplitMix64's increment (docs/semantics.md, random streams)
 _LAPLACE_SCALE = 1.0 / math.sqrt(2.0)
 
 
@@ -212,6 +213,34 @@ def _sr_seed(seed):
     return int(np.random.SeedSequence([seed, 3]).generate_state(1, np.uint64)[0]) >> 1
 
 
+def _trial_seed(sr_seed, t):
+    # Column t of fsum(X, spec, axis=0, seed=S) is output element o = t: its additions draw
+    # from stream splitmix64(S, 2t) and its products from splitmix64(S, 2t + 1); a dot
+    # product is element o = 0, streams splitmix64(s, 0) and splitmix64(s, 1). SplitMix64
+    # depends on (seed, index) only through seed + (index + 1) * gamma, so s = S + 2t gamma
+    # (mod 2^64) gives trial t the same streams either way.
+    return (sr_seed + 2 * t * _GAMMA) % 2**64
+
+
+def trial_seed(seed, t):
+    """The ``seed`` of :func:`fpsim.dot` that reproduces trial t of
+    ``measure_vrr(operands=(a, b), spec=spec, seed=seed)`` under stochastic rounding.
+
+    Trial t of such a measurement is ``fpsim.dot(a[t], b[t], spec, seed=trial_seed(seed,
+    t))`` bit for bit (its value, ``sums[t]``, and its share of the swamping counts,
+    ``stats``), whichever way measure_vrr computes it (one fpsim.sum over all trials, or
+    one fpsim.dot per trial). Without stochastic rounding the seed plays no part.
+
+    >>> import numpy as np, fpsim
+    >>> a = np.random.default_rng(0).standard_normal((3, 50)); b = np.ones((3, 50))
+    >>> spec = fpsim.AccumSpec(fpsim.accumulator(4), rounding="sr")
+    >>> m = measure_vrr(spec=spec, operands=(a, b), seed=7)
+    >>> bool(m.sums[2] == fpsim.dot(a[2], b[2], spec, seed=trial_seed(7, 2)))
+    True
+    """
+    return _trial_seed(_sr_seed(_check_seed(seed)), _int("t", t, 0, rule="t >= 0 (a trial index)"))
+
+
 # ---------------------------------------------------------------- the estimator
 
 def _estimate(shat, s, n_eff, ci):
@@ -247,6 +276,12 @@ def _counts(st):
     return np.array([st.additions, st.full, st.partial, st.inexact], dtype=np.int64)
 
 
+def _frozen(x):
+    x = np.array(x, dtype=np.float64)          # a copy the caller cannot alias
+    x.flags.writeable = False
+    return x
+
+
 def _swamp(c):
     return SwampStats(additions=int(c[0]), full=int(c[1]), partial=int(c[2]), inexact=int(c[3]))
 
@@ -256,7 +291,14 @@ def _swamp(c):
 @dataclass(frozen=True)
 class VRRMeasurement:
     """One measured VRR. ``spec`` is the AccumSpec's repr; ``dist`` is ``"operands"`` for
-    user operands; ``variance_lost = n_eff (1 - vrr)`` (n_eff = round(nzr n))."""
+    user operands; ``variance_lost = n_eff (1 - vrr)`` (n_eff = round(nzr n)); ``stats``:
+    the swamping counts summed over the trials.
+
+    ``sums`` and ``exact_sums`` are the per-trial data the estimate comes from: read-only
+    float64 arrays of length ``trials``, the reduced-precision sum s_hat_t and the exact
+    reference s_t of trial t. They take no part in ``==`` or the repr, and
+    :meth:`to_dict` leaves them out (it gives the scalar results).
+    """
 
     n: int
     trials: int
@@ -271,9 +313,13 @@ class VRRMeasurement:
     stats: SwampStats
     ci: float = 0.95
     seed: int | None = None
+    sums: np.ndarray | None = field(default=None, repr=False, compare=False)
+    exact_sums: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        """The scalar results as plain Python values (JSON-ready); no per-trial sums."""
+        d = asdict(replace(self, sums=None, exact_sums=None))
+        del d["sums"], d["exact_sums"]
         d["vrr_ci"] = list(self.vrr_ci)
         d["variance_lost_ci"] = list(self.variance_lost_ci)
         return d
@@ -303,31 +349,33 @@ def _operand_sums(operands, n, trials, spec, seed):
     _int("trials", T, 2, rule="trials >= 2 (rows of the operands)")
     _int("n", length, 1, rule="n >= 1 (columns of the operands)")
     prod_sr = spec.product is not None and spec.product_rounding == Rounding.SR
+    sr_seed = _sr_seed(seed)
     if product_exactness(a, b).exact and not prod_sr:
-        # Every a*b is exact in float64, so the dot product's multiplier (exact, or one
-        # rounding of the exact product into spec.product) is reproduced here and fpsim.sum
-        # over the products equals fpsim.dot per trial bit for bit (tested; with stochastic
-        # rounding the random streams differ, the distribution does not).
+        # Fast path. Every a*b is exact in float64, so p = a*b is the dot product's exact
+        # product and quantize(p) its one rounding into spec.product (not stochastic here):
+        # one fpsim.sum over all trials adds the very addends each fpsim.dot would, and
+        # column t draws the random stream of dot with seed _trial_seed(sr_seed, t).
         p = a * b
         if spec.product is not None:
             quantize(p, spec.product, spec.product_rounding, out=p)
         P = np.ascontiguousarray(p.T)
-        shat, st = fsum(P, spec, axis=0, stats=True, seed=_sr_seed(seed))
+        shat, st = fsum(P, spec, axis=0, stats=True, seed=sr_seed)
         s = fsum(P, _EXACT64, axis=0)
         return shat, s, _counts(st), length, T
-    else:
-        # One fpsim.dot per trial (slower, always exact). Not matmul's batch axis: its
-        # derived per-batch seeds overflow the kernels (OverflowError, reported).
-        ref = AccumSpec("binary64", product=spec.product, product_rounding=spec.product_rounding,
-                        order="exact") if spec.product is not None else _EXACT64
-        shat, s = np.empty(T), np.empty(T)
-        counts = np.zeros(4, np.int64)
-        for t in range(T):
-            tseed = _sr_seed(seed + t * 2**32)
-            shat[t], st = dot(a[t], b[t], spec, stats=True, seed=tseed)
-            s[t] = dot(a[t], b[t], ref, seed=tseed)
-            counts += _counts(st)
-        return shat, s, counts, length, T
+    # Some a*b is not a float64 (or products are rounded stochastically): one fpsim.dot per
+    # trial, which rounds the exact product once. Summing fl64(a*b) instead would round
+    # twice. Not matmul's batch axis: its derived per-batch seeds overflow the kernels
+    # (OverflowError, reported).
+    ref = AccumSpec("binary64", product=spec.product, product_rounding=spec.product_rounding,
+                    order="exact") if spec.product is not None else _EXACT64
+    shat, s = np.empty(T), np.empty(T)
+    counts = np.zeros(4, np.int64)
+    for t in range(T):
+        tseed = _trial_seed(sr_seed, t)
+        shat[t], st = dot(a[t], b[t], spec, stats=True, seed=tseed)
+        s[t] = dot(a[t], b[t], ref, seed=tseed)
+        counts += _counts(st)
+    return shat, s, counts, length, T
 
 
 def measure_vrr(n=None, spec=None, *, trials=None, dist="gaussian", m_p=None, nzr=1.0, seed=0,
@@ -362,19 +410,24 @@ def measure_vrr(n=None, spec=None, *, trials=None, dist="gaussian", m_p=None, nz
         Seed of the draws; the same seed gives the same products whatever the spec.
     operands : (a, b), optional
         Arrays of shape (trials, n): trial t is the dot product of a[t] and b[t] under
-        ``spec`` (dot semantics, spec.product applied). When every a*b is exact in float64
-        the products are summed with fpsim.sum (bit for bit what fpsim.dot gives),
-        otherwise each trial is a fpsim.matmul batch element. The reference is the exact
-        sum of the products as they enter the accumulator (after spec.product), so only
-        the accumulation is measured. ``dist``, ``m_p``, ``nzr`` are then not used.
+        ``spec`` (dot semantics: each exact product a*b rounded at most once, into
+        spec.product if given): ``sums[t]`` is ``fpsim.dot(a[t], b[t], spec,
+        seed=trial_seed(seed, t))`` bit for bit, for every spec, and ``stats`` the sum of
+        those dot products' swamping counts. When every a*b is exact in float64 (and spec.product is not rounded
+        stochastically) all trials run in one fpsim.sum call over the products; otherwise
+        one fpsim.dot per trial (slower). The reference is the exact sum of the products
+        as they enter the accumulator (after spec.product), so only the accumulation is
+        measured. ``dist``, ``m_p``, ``nzr`` are then not used. pairwise and kahan with
+        exact products refuse operands whose products float64 cannot hold, as
+        fpsim.dot does (ValueError).
     ci : float in (0, 1)
         Confidence level of the intervals.
 
     Returns
     -------
     VRRMeasurement
-        A non-finite reduced-precision sum (accumulator overflow) gives vrr = nan and a
-        RuntimeWarning.
+        With the per-trial sums (``sums``, ``exact_sums``). A non-finite reduced-precision
+        sum (accumulator overflow) gives vrr = nan and a RuntimeWarning.
 
     Examples
     --------
@@ -412,7 +465,8 @@ def measure_vrr(n=None, spec=None, *, trials=None, dist="gaussian", m_p=None, nz
     v, vci, vl, vlci = _estimate(shat, s, _n_eff(n, nzr), ci)
     return VRRMeasurement(n=n, trials=T, spec=repr(spec), dist=dist, m_p=m_p, nzr=nzr, vrr=v,
                           vrr_ci=vci, variance_lost=vl, variance_lost_ci=vlci,
-                          stats=_swamp(counts), ci=ci, seed=seed)
+                          stats=_swamp(counts), ci=ci, seed=seed, sums=_frozen(shat),
+                          exact_sums=_frozen(s))
 
 
 # ---------------------------------------------------------------- sweep
