@@ -125,7 +125,14 @@ class SwampStats:
     """Counts over the additions s' = R(s + p) with p != 0 of one call.
 
     ``full``: the addend vanished (s' == s); ``partial``: it survived but not whole
-    (s' != s and s' != s + p exactly); ``inexact`` = full + partial.
+    (s' != s and s' != s + p exactly); ``inexact`` = full + partial. Ints for a call's
+    totals (``stats=True``); int64 arrays shaped like the result with ``stats="elements"``.
+
+    >>> import fpsim
+    >>> _, st = fpsim.sum([[64.0, 1.0], [1.0, 1.0]], fpsim.AccumSpec("e5m2"), axis=0,
+    ...                   stats="elements")
+    >>> st.full.tolist(), st.additions.tolist()
+    ([1, 0], [2, 2])
     """
 
     additions: int
@@ -135,11 +142,18 @@ class SwampStats:
 
     @property
     def full_fraction(self) -> float:
-        return self.full / self.additions if self.additions else 0.0
+        return _fraction(self.full, self.additions)
 
     @property
     def partial_fraction(self) -> float:
-        return self.partial / self.additions if self.additions else 0.0
+        return _fraction(self.partial, self.additions)
+
+
+def _fraction(count, additions):
+    if np.ndim(additions) == 0:
+        return count / additions if additions else 0.0
+    return np.divide(count, additions, out=np.zeros(np.shape(additions)),
+                     where=np.asarray(additions) > 0)
 
 
 def _as_spec(spec) -> AccumSpec:
@@ -298,8 +312,9 @@ def mac_plan(spec: AccumSpec, exactness: ProductExactness, *, stats: bool, seed:
             chunk_levels([(size, format_params(f)) for size, f in levels], fold_fast), plan)
 
 
-def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int, tier=None) -> tuple:
-    """C = A @ B (2-D, float64, contiguous) under spec; returns (C, counts[4])."""
+def _mac2d(A, B, spec: AccumSpec, init: float, stats, seed: int, tier=None) -> tuple:
+    """C = A @ B (2-D, float64, contiguous) under spec; returns (C, counts): counts[4] in
+    total, or counts[M, N, 4] per element with stats="elements"."""
     M = A.shape[0]
     N = B.shape[1]
     out = np.empty((M, N))
@@ -309,16 +324,33 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats: bool, seed: int, tier=None
             f"order={spec.order.name!r} with exact products needs operands whose products "
             "float64 holds exactly (significand widths adding up to at most 53 bits, no "
             "underflow); pass product=<a format> to round the products first")
-    family, levels, plan = mac_plan(spec, exactness, stats=stats, seed=seed, tier=tier)
-    ntiles = M * ((N + TILE - 1) // TILE)
-    counts = np.zeros((builtins.max(ntiles, 1), 4), np.int64)
+    family, levels, plan = mac_plan(spec, exactness, stats=bool(stats), seed=seed, tier=tier)
+    ntj = (N + TILE - 1) // TILE
+    lanes = TILE if stats == "elements" else 1
+    counts = np.zeros((builtins.max(M * ntj, 1), lanes, 4), np.int64)
     run_mac(family, A, B, out, init, levels, plan, counts)
-    return out, counts.sum(axis=0)
+    if stats == "elements":
+        return out, counts[:M * ntj].reshape(M, ntj * TILE, 4)[:, :N]
+    return out, counts.sum(axis=(0, 1))
 
 
 def _stats(total) -> SwampStats:
-    full, partial, inexact, additions = (int(v) for v in total)
+    """SwampStats of counts [..., 4] (full, partial, inexact, additions): ints for totals,
+    int64 arrays of the result's shape per element."""
+    if total.ndim == 1:
+        full, partial, inexact, additions = (int(v) for v in total)
+    else:
+        full, partial, inexact, additions = (np.ascontiguousarray(total[..., c]) for c in range(4))
     return SwampStats(additions=additions, full=full, partial=partial, inexact=inexact)
+
+
+def _stats_value(stats):
+    if stats is True or stats is False or stats == "elements":
+        return stats
+    if isinstance(stats, (bool, np.bool_)):
+        return bool(stats)
+    raise ValueError(f"stats must be False, True (totals) or 'elements' (per result "
+                     f"element), got {stats!r}")
 
 
 def _operand(x, name):
@@ -337,7 +369,9 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     For ``sr``, output element o of batch b draws from SplitMix64 streams derived from
     ``seed`` (see ``fpsim.kernels.mac``).
 
-    Returns the product, and a :class:`SwampStats` with ``stats=True``. ``tier`` forces a
+    Returns the product, and a :class:`SwampStats` with ``stats=True`` (totals) or
+    ``stats="elements"`` (int64 arrays shaped like the product, one count per element).
+    ``tier`` forces a
     slower execution tier of the kernels (``"general"``, ``"fast"``, ``"lean"``,
     ``"direct"``; default: the fastest exact one) for testing and benchmarking: the bits
     are the same by design, and a tier that is not exact for the call is refused.
@@ -350,6 +384,7 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     """
     spec = _as_spec(spec)
     init = _check_init(init, spec)
+    stats = _stats_value(stats)
     stochastic = Rounding.SR in (spec.rounding, spec.product_rounding if spec.product else None)
     seed = seed_value(seed, Rounding.SR if stochastic else spec.rounding)
     A = _operand(A, "A")
@@ -367,19 +402,25 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     a3 = np.broadcast_to(a2, batch + a2.shape[-2:]).reshape((nbatch,) + a2.shape[-2:])
     b3 = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape((nbatch,) + b2.shape[-2:])
     outs = []
-    total = np.zeros(4, np.int64)
+    counts = []
     for bi in range(a3.shape[0]):
         # batch b > 0 uses its own seed so that no two outputs share a random stream
         bseed = seed if bi == 0 else int(np.random.SeedSequence([seed, bi]).generate_state(1, np.uint64)[0])
         c, cnt = _mac2d(kernel_input(a3[bi]), kernel_input(b3[bi]), spec, init,
                         stats, bseed, tier)
         outs.append(c)
-        total += cnt
+        counts.append(cnt)
     C = np.stack(outs).reshape(batch + (a2.shape[-2], b2.shape[-1]))
+    if stats == "elements":
+        total = np.stack(counts).reshape(C.shape + (4,))
+    else:
+        total = np.sum(counts, axis=0) if counts else np.zeros(4, np.int64)
     if A.ndim == 1:
         C = C[..., 0, :]
+        total = total[..., 0, :, :] if stats == "elements" else total
     if B.ndim == 1:
         C = C[..., 0]
+        total = total[..., 0, :] if stats == "elements" else total
     if C.ndim == 0:
         C = C[()]
     return (C, _stats(total)) if stats else C
@@ -431,6 +472,9 @@ def sum(x, spec, *, axis=-1, init=0.0, stats=False, seed=None, tier=None):
     res = matmul(np.ones(K), B, spec, init=init, stats=stats, seed=seed, tier=tier)
     if stats:
         res, st = res
+        if stats == "elements":
+            st = SwampStats(*(np.asarray(v).reshape(rest) for v in
+                              (st.additions, st.full, st.partial, st.inexact)))
     res = np.asarray(res).reshape(rest)
     res = res[()] if res.ndim == 0 else res
     return (res, st) if stats else res

@@ -96,7 +96,7 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, plan, stats, n_cols):
             y = add(p, -c[jj], acc, mode, r1, k)
             t = add(s0, y, acc, mode, r2, k)
             if want_stats and y != 0.0 and finite(s0, y):
-                count(stats, s0, t, is_exact_add(s0, y, t, acc))
+                count(stats, jj, s0, t, is_exact_add(s0, y, t, acc))
             d = add(t, -s0, acc, mode, r3, k)
             c[jj] = add(d, -y, acc, mode, r4, k)
             s[jj] = t

@@ -107,17 +107,19 @@ def finite(x, y):
 
 
 @inline
-def count(stats, s, res, exact):
-    """stats += one addition s -> res: [full, partial, inexact, additions].
-    full: the addend vanished; partial: it survived but not whole; inexact: any loss.
-    Only additions of two finite numbers with a nonzero addend are counted (callers)."""
+def count(stats, lane, s, res, exact):
+    """One addition s -> res into the counts [full, partial, inexact, additions] of lane
+    ``lane`` of ``stats`` (2-D: one row per lane of the tile, or a single row for the whole
+    tile). full: the addend vanished; partial: it survived but not whole; inexact: any
+    loss. Only additions of two finite numbers with a nonzero addend are counted (callers)."""
+    row = stats[lane if stats.shape[0] > 1 else 0]
     if not exact:
-        stats[2] += 1
+        row[2] += 1
         if res == s:
-            stats[0] += 1
+            row[0] += 1
         else:
-            stats[1] += 1
-    stats[3] += 1
+            row[1] += 1
+    row[3] += 1
 
 
 @inline

@@ -128,7 +128,7 @@ def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, plan, stats, n_cols):
                 y = right[jj]
                 r = add(x, y, acc, mode, ri, k)
                 if want_stats and y != 0.0 and finite(x, y):
-                    count(stats, x, r, is_exact_add(x, y, r, acc))
+                    count(stats, jj, x, r, is_exact_add(x, y, r, acc))
                 left[jj] = r
         counter += 1
         vp -= 1
@@ -139,7 +139,7 @@ def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, plan, stats, n_cols):
         t = tree[jj]
         r = add(init, t, acc, mode, ri, k)
         if want_stats and t != 0.0 and finite(init, t):
-            count(stats, init, r, is_exact_add(init, t, r, acc))
+            count(stats, jj, init, r, is_exact_add(init, t, r, acc))
         res[jj] = r
 
 

@@ -140,7 +140,7 @@ def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, plan, stats, tstep, n
                 res, bad, exact = fast_add(s[jj], p, ash, amask, alo, axmax, mode, ri, k)
                 bad = bad | pbad
                 if want_stats and not bad and p != 0.0:
-                    count(stats, s[jj], res, exact)
+                    count(stats, jj, s[jj], res, exact)
                 flags[jj] = bad
                 any_bad |= bad
                 s[jj] = res if not bad else s[jj]
@@ -157,12 +157,12 @@ def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, plan, stats, tstep, n
                     p = product(a, b, pf, pmode, rp, k)
                     res = add(old, p, acc, mode, ri, k)
                     if want_stats and p != 0.0 and finite(old, p):
-                        count(stats, old, res, is_exact_add(old, p, res, acc))
+                        count(stats, jj, old, res, is_exact_add(old, p, res, acc))
                 else:
                     res = fma_one(a, b, old, acc[0], acc[1], acc[2], acc[3], acc[4], False, mode,
                                   ri, k)
                     if want_stats and a != 0.0 and b != 0.0 and finite(a, b) and math.isfinite(old):
-                        count(stats, old, res, is_exact_fma(a, b, old, res, acc))
+                        count(stats, jj, old, res, is_exact_fma(a, b, old, res, acc))
                 s[jj] = res
 
 
@@ -195,7 +195,7 @@ def _fold(total, part, levels, d, width, flags, plan, stats, obase, t):
         x = part[jj]
         res = add(old, x, f, mode, ri, k)
         if plan.stats and x != 0.0 and finite(old, x):
-            count(stats, old, res, is_exact_add(old, x, res, f))
+            count(stats, jj, old, res, is_exact_add(old, x, res, f))
         total[jj] = res
 
 
