@@ -116,8 +116,15 @@ def _by(res, key):
     return groups
 
 
-def compare(data, markdown=False, worst=25):
-    rows = model_rows(data)
+def _progress(done, total):
+    import sys
+    if done % 10 == 0 or done == total:
+        print(f"  model: {done}/{total} configurations", file=sys.stderr, flush=True)
+
+
+def compare(data, markdown=False, worst=25, rows=None):
+    """The summary text; ``rows``: model_rows(data) if already computed."""
+    rows = model_rows(data, _progress) if rows is None else rows
     lines, res = summary(rows)
     out = [f"{len(rows)} measured cells, {len(res)} resolved."] + lines
     out.append("")

@@ -38,6 +38,11 @@ import os
 import sys
 import time
 
+from pathlib import Path
+
+if __package__ in (None, ""):                 # run as a script: the repository root on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import fpsim
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -105,13 +110,19 @@ def main(argv=None):
     c = sub.add_parser("compare")
     c.add_argument("--in", dest="inp", default=DEFAULT)
     c.add_argument("--markdown", action="store_true")
+    c.add_argument("--rows", help="also write the rows with the model values (JSON) here")
     args = ap.parse_args(argv)
     if args.cmd == "measure":
         measure(args.out, args.only)
         return 0
-    from compare_adder import compare       # the model side, written with the model
+    from benchmarks.compare_adder import compare, model_rows, _progress
     with open(args.inp) as f:
-        print(compare(json.load(f), markdown=args.markdown))
+        data = json.load(f)
+    rows = model_rows(data, _progress)
+    if args.rows:
+        with open(args.rows, "w") as f:
+            json.dump(rows, f)
+    print(compare(data, markdown=args.markdown, rows=rows))
     return 0
 
 

@@ -64,9 +64,9 @@ _MIRROR = {"rne": "rne", "rna": "rna", "rtz": "rtz", "ru": "rd", "rd": "ru", "sr
 _SQRT2 = math.sqrt(2.0)
 _SQRT3 = math.sqrt(3.0)
 _SQRT2PI = math.sqrt(2.0 * math.pi)
-_TAYLOR = 10                      # degree of the Taylor expansion of the weights in a strip
+_TAYLOR = 12                      # degree of the Taylor expansion of the weights in a strip
 _DIRECT_BITS = 9                  # accumulators with m <= this sum their weights directly
-_ATOM_RES = 10                    # addends on a grid coarser than u / 2^this are kept atomic
+_ATOM_RES = 8                     # addends on a grid coarser than u / 2^this are kept atomic
 _TAIL = 1e-22                     # product mass below which a binade is left out
 _GL = {k: np.polynomial.legendre.leggauss(k) for k in (4, 6, 8, 16, 24)}
 _erfc_scalar = np.frompyfunc(math.erfc, 1, 1)
@@ -187,6 +187,40 @@ def _gp_parts(t):
     return tuple(o.reshape(t.shape) for o in out)
 
 
+@lru_cache(maxsize=1)
+def _gp_table():
+    """ln(K0(t)/pi) and its derivative in ln t, -t K1(t)/K0(t), on a grid of ln t (for
+    cubic Hermite interpolation; K1(t) = int_0^inf cosh w exp(-t cosh w) dw)."""
+    lt = np.linspace(math.log(1e-300), math.log(80.0), 60001)
+    t = np.exp(lt)
+    h = 0.05
+    w = np.arange(0.0, 46.0, h)
+    cw = np.cosh(w)
+    wt = np.full(w.size, h)
+    wt[0] = h / 2
+    f = np.empty(t.size)
+    d = np.empty(t.size)
+    for a in range(0, t.size, 2048):
+        ex = np.exp(-t[a:a + 2048, None] * cw)
+        f[a:a + 2048] = (ex @ wt) / math.pi
+        d[a:a + 2048] = -t[a:a + 2048] * ((ex * cw) @ wt) / math.pi
+    return lt, np.log(f), d / f
+
+
+def _gp_density(a):
+    """K0(a)/pi for a >= 0: cubic Hermite interpolation of its logarithm in ln a."""
+    lt, f, d = _gp_table()
+    a = np.asarray(a, dtype=np.float64)
+    x = np.log(np.clip(a, 1e-300, None))
+    h = lt[1] - lt[0]
+    i = np.clip(((x - lt[0]) / h).astype(np.int64), 0, lt.size - 2)
+    s = (x - lt[i]) / h
+    s2, s3 = s * s, s * s * s
+    val = ((2 * s3 - 3 * s2 + 1) * f[i] + (s3 - 2 * s2 + s) * h * d[i]
+           + (-2 * s3 + 3 * s2) * f[i + 1] + (s3 - s2) * h * d[i + 1])
+    return np.where(a >= 80.0, 0.0, np.exp(val))
+
+
 def _dist_pdf(dist, x):
     """Density of a zero-mean, unit-variance product distribution at x (symmetric)."""
     a = np.abs(np.asarray(x, dtype=np.float64))
@@ -196,7 +230,7 @@ def _dist_pdf(dist, x):
         return np.where(a < _SQRT3, 1.0 / (2.0 * _SQRT3), 0.0)
     if dist == "laplace":
         return np.exp(-_SQRT2 * a) / _SQRT2
-    return _gp_parts(a)[0]
+    return _gp_density(a)
 
 
 def _dist_tail(dist, a):
@@ -254,6 +288,23 @@ class _Addend:
         if self.lattice_bits is None:
             return np.zeros(np.shape(q))
         return np.ldexp(1.0, np.asarray(q) - self.lattice_bits)
+
+    def cell_edges(self, q):
+        """[lo, hi) covered by binade q: its atoms' round-to-nearest cells on a grid (the
+        first reaches a quarter spacing below 2^q), the binade itself otherwise."""
+        lo, hi = 2.0 ** q, 2.0 ** (q + 1)
+        if self.lattice_bits is None:
+            return lo, hi
+        return lo - float(self.lattice(q)) / 4, hi - float(self.lattice(q + 1)) / 4
+
+    def mass(self, q):
+        """P(|p| in binade q), by quadrature of the density (cached)."""
+        key = ("mass", q)
+        if key not in self._cache:
+            lo, hi = self.cell_edges(q)
+            x, w = _panels(lo, hi, hi - lo, self.breaks, 8)
+            self._cache[key] = float(w @ (self.density(x) + self.density(-x)))
+        return self._cache[key]
 
     def atoms(self, q):
         if self._atoms is None:
@@ -353,12 +404,20 @@ def _panels(lo, hi, width, breaks, order):
 
 def _continuum_nodes(add, q, cell):
     """Nodes (both signs) and masses for binade q of the addends treated as continuous,
-    panels no wider than ``cell`` (the rounding errors are polynomial inside a panel)."""
-    lo, hi = 2.0 ** q, 2.0 ** (q + 1)
+    panels aligned to multiples of ``cell`` (the rounding errors are polynomial inside a
+    panel). A grid's binade is integrated over the union of its atoms' cells, which
+    straddle the powers of two, so that atoms and densities of neighbouring binades
+    neither overlap nor leave a gap."""
+    lo, hi = add.cell_edges(q)
     if cell >= hi - lo:
         x, w = _panels(lo, hi, hi - lo, add.breaks, 8)
     else:
-        x, w = _panels(lo, hi, cell, add.breaks, 6)
+        inner = cell * np.arange(math.ceil(lo / cell), math.floor(hi / cell) + 1)
+        edges = np.unique(np.concatenate([[lo, hi], inner[(inner > lo) & (inner < hi)],
+                                          [b for b in add.breaks if lo < b < hi]]))
+        xg, wg = _GL[6]
+        a, b = edges[:-1, None], edges[1:, None]
+        x, w = ((a + b) / 2 + (b - a) / 2 * xg).ravel(), ((b - a) / 2 * wg).ravel()
     return (np.concatenate([-x[::-1], x]),
             np.concatenate([(add.density(-x) * w)[::-1], add.density(x) * w]))
 
@@ -366,31 +425,33 @@ def _continuum_nodes(add, q, cell):
 # ---------------------------------------------------------------- power sums
 
 _BERNOULLI = [1.0, -0.5, 1 / 6, 0.0, -1 / 30, 0.0, 1 / 42, 0.0, -1 / 30, 0.0, 5 / 66, 0.0,
-              -691 / 2730, 0.0, 7 / 6]
+              -691 / 2730, 0.0, 7 / 6, 0.0, -3617 / 510, 0.0, 43867 / 798, 0.0, -174611 / 330]
 
 
 def _power_sums(L, E):
     """P_e(L) = sum_{l=0}^{L-1} l^e for e = 0..E (Faulhaber): shape (E + 1,) + L.shape."""
     L = np.asarray(L, dtype=np.float64)
+    Lp = L[None, :] ** np.arange(E + 2)[:, None]                  # L^0 .. L^(E+1)
     out = np.empty((E + 1,) + L.shape)
     for e in range(E + 1):
-        acc = np.zeros(L.shape)
-        for i in range(e + 1):
-            acc = acc + math.comb(e + 1, i) * _BERNOULLI[i] * L ** (e + 1 - i)
-        out[e] = acc / (e + 1)
+        c = np.array([math.comb(e + 1, i) * _BERNOULLI[i] for i in range(e + 1)]) / (e + 1)
+        out[e] = c @ Lp[e + 1 - np.arange(e + 1)]
     return out
+
+
+_BINOM = np.array([[math.comb(d, e) for e in range(24)] for d in range(24)], dtype=np.float64)
 
 
 def _progression_sums(first, step, count, D):
     """sum_{l=0}^{count-1} (first + step l)^d for d = 0..D: shape (D + 1,) + count.shape."""
-    P = _power_sums(count, D)
-    first = np.asarray(first, dtype=np.float64)
-    out = np.empty((D + 1,) + np.shape(count))
-    for d in range(D + 1):
-        acc = np.zeros(np.shape(count))
-        for e in range(d + 1):
-            acc = acc + math.comb(d, e) * first ** (d - e) * float(step) ** e * P[e]
-        out[d] = acc
+    P = _power_sums(count, D)                                     # (D+1, X)
+    first = np.broadcast_to(np.asarray(first, dtype=np.float64), np.shape(count))
+    powers = first[None, :] ** np.arange(D + 1)[:, None]          # first^j, (D+1, X)
+    coef = _BINOM[:D + 1, :D + 1] * float(step) ** np.arange(D + 1)[None, :]   # C(d,e) step^e
+    # out[d] = sum_e coef[d, e] first^(d-e) P[e]
+    out = np.zeros((D + 1,) + np.shape(count))
+    for e in range(D + 1):
+        out[e:] += coef[e:, e, None] * powers[:D + 1 - e] * P[e]
     return out
 
 
@@ -422,8 +483,14 @@ class _Side:
         add, u = self.add, 2.0 ** (k - self.m)
         parts = []
         for q in range(add.q_lo, min(add.q_hi, k - 2) + 1):
+            if add.mass(q) < 1e-18:
+                continue                          # s small next to |p|, p rare: nothing
             atoms = add.atoms(q)
-            if atoms is not None and float(add.lattice(q)) >= u * 2.0 ** -_ATOM_RES:
+            # a grid's values are kept as atoms where ties are frequent (grids coarser than
+            # u 2^-_ATOM_RES) and in the binades that start with one: 2^q = u/4 (a tie of
+            # the binade below) and u/2 (a tie of binade k)
+            if atoms is not None and (float(add.lattice(q)) >= u * 2.0 ** -_ATOM_RES
+                                      or k - self.m - 2 <= q <= k - self.m - 1):
                 parts.append((atoms[0], atoms[1], True))
             else:
                 x, w = _continuum_nodes(add, q, u / 2)
@@ -561,7 +628,7 @@ class _Side:
         atoms = add.atoms(q)
         if atoms is not None and atoms[0].size <= 128:
             return atoms[0], atoms[1]
-        lo, hi = 2.0 ** q, 2.0 ** (q + 1)
+        lo, hi = add.cell_edges(q)
         x, w = _panels(lo, hi, (hi - lo) / 2, add.breaks, 8)
         return (np.concatenate([-x[::-1], x]),
                 np.concatenate([(add.density(-x) * w)[::-1], add.density(x) * w]))
@@ -573,7 +640,7 @@ class _Side:
         # exact sums for the binades of s within 2^8 of the addends' scale (below, s is
         # rarely found, and x is essentially the addend rounded)
         k_exact = int(math.floor(math.log2(math.sqrt(add.second)))) - 8
-        left = 2 * self._EXACT_BUDGET
+        left = 0.4 * self._EXACT_BUDGET
         lat_bits = bits if add.lattice_bits is None else min(bits, add.lattice_bits)
         for k in range(add.q_hi + 1, self.k_lo - 1, -1):
             qs = range(max(add.q_lo, k - 1), add.q_hi + 1)
@@ -709,7 +776,10 @@ class _Side:
     def _evaluate(self, mu, tau):
         top = np.max(np.maximum(mu, 0) + 12 * tau)
         k_hi = int(math.floor(math.log2(top)))
-        k_lo = max(self.k_lo, int(math.floor(math.log2(np.min(tau)))) - 45)
+        # binade k holds a share ~2^k/tau of s and ~2^k/sigma of the addends below 2^(k-1),
+        # which change s^2 by ~2^2k: below 2^4k = 1e-18 tau sigma^3 nothing is left
+        sig = math.sqrt(self.add.second)
+        k_lo = max(self.k_lo, int(math.floor(math.log2(1e-18 * float(np.min(tau)) * sig ** 3) / 4)))
         ks = [k for k in range(k_lo, k_hi + 1) if self.high(k)[0].any() or self.high(k)[1].any()]
         d2 = np.zeros(mu.size)
         d1 = np.zeros(mu.size)
@@ -894,6 +964,7 @@ def _get_adder(fmt, mode, add):
 _EXACT_STEPS = 4096          # steps iterated one by one (symmetric case)
 _EXACT_STEPS_ASYM = 256      # (drifting roundings: each step evaluates Delta afresh)
 _RK_PER_E = 96               # Runge-Kutta steps per e-fold of i beyond
+_RK_PER_E_ASYM = 48          # (drifting roundings)
 _PARTIAL_EXACT = 16          # a short last chunk gets its own addends up to this many chunks
 
 
@@ -915,10 +986,52 @@ def _run(adder, ns):
         dd2, dd1 = adder.delta(np.array([m_]), np.array([var]))
         return np.array([add.mean + dd1[0], add.second + 2 * m_ * add.mean + dd2[0]])
 
-    return [tuple(st) for st in _walk(F, np.array([mu, v2]), ns, _EXACT_STEPS_ASYM, None)]
+    return [tuple(st) for st in _walk_drifting(F, np.array([mu, v2]), ns)]
 
 
-def _walk(F, state, ns, exact_steps, adder):
+def _walk_drifting(F, state, ns):
+    """_walk for (mean, second moment) of a drifting rounding. The drift can grow the sum
+    geometrically (ru/rd: by ~2^-m of itself per step), where an ODE through the steps
+    would be off by the square of the growth per step; so beyond the first steps each
+    Runge-Kutta step of h integer steps integrates the field whose time-1 flow is the step
+    map to second order, G = J^-1 log(1 + J) F ~ (1 - J/2 + J^2/3 - J^3/4) F (J the
+    Jacobian of F, by differences), with h rho(J) <= 0.05 (rho: spectral radius); where that
+    allows fewer than 16 steps, they are taken one at a time."""
+    out = []
+    i = 1
+    try:
+        for n in ns:
+            while i < n:
+                f0 = F(state)
+                if i < _EXACT_STEPS_ASYM:
+                    state = state + f0
+                    i += 1
+                    continue
+                J = np.empty((2, 2))
+                for c in range(2):
+                    d = np.zeros(2)
+                    d[c] = 1e-5 * max(abs(state[c]), math.sqrt(max(state[1], 1e-300)) if c == 0 else 1e-300)
+                    J[:, c] = (F(state + d) - F(state - d)) / (2 * d[c])
+                rate = float(np.max(np.abs(np.linalg.eigvals(J))))
+                h = math.floor(min(i / _RK_PER_E_ASYM, 0.05 / rate if rate > 0 else math.inf, n - i))
+                if h < 16 or rate > 0.2:          # (a step costs 8 evaluations of F)
+                    state = state + f0
+                    i += 1
+                    continue
+                L = np.eye(2) - J / 2 + J @ J / 3 - J @ J @ J / 4
+                k1 = L @ f0
+                k2 = L @ F(state + h / 2 * k1)
+                k3 = L @ F(state + h / 2 * k2)
+                k4 = L @ F(state + h * k3)
+                state = state + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+                i += h
+            out.append(state.copy())
+    except OverflowError:
+        out += [np.array([math.nan, math.nan])] * (len(ns) - len(out))
+    return out
+
+
+def _walk(F, state, ns, exact_steps, adder, per_e=_RK_PER_E):
     """The states after each n in ns of x_i = x_{i-1} + F(x_{i-1}) from x_1 = state: one
     step at a time up to ``exact_steps``, then classical Runge-Kutta on dx/di = F(x) with
     steps of i/_RK_PER_E landing on every n (the recursion and the ODE differ by
@@ -937,7 +1050,7 @@ def _walk(F, state, ns, exact_steps, adder):
                 i += 1
             t = float(i)
             while t < n:
-                h = min(max(1.0, t / _RK_PER_E), n - t)
+                h = min(max(1.0, t / per_e), n - t)
                 k1 = F(state)
                 k2 = F(state + h / 2 * k1)
                 k3 = F(state + h / 2 * k2)
@@ -1087,16 +1200,19 @@ def _moments(ns, spec, m_p, dist, nzr):
     """[AdderMoments for n in ns] (ns: ints >= 1) of a checked spec."""
     add = _products(dist, m_p, nzr)
     levels = _levels(spec)
+    mode, sign = str(spec.rounding), 1.0
+    if mode == "rd":              # symmetric products: rd is ru mirrored (the mean flips)
+        mode, sign = "ru", -1.0
     out = {}
     # a chunk as long as the sum or longer is one chunk (the order reduces to its inner one)
     groups = {}
     for n in ns:
         groups.setdefault(tuple(lv for lv in levels if lv[0] < n), []).append(n)
     for lv, group in groups.items():
-        res, _ = _level_sums(group, lv, spec.acc, str(spec.rounding), add)
+        res, _ = _level_sums(group, lv, spec.acc, mode, add)
         for n in group:
             mu, v2 = res[n]
-            out[n] = AdderMoments(mean=mu, var=v2 - mu * mu, exact_var=n * add.second,
+            out[n] = AdderMoments(mean=sign * mu, var=v2 - mu * mu, exact_var=n * add.second,
                                   n_eff=max(1, int(math.floor(nzr * n + 0.5))))
     return [out[n] for n in ns]
 
