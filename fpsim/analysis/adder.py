@@ -362,6 +362,17 @@ def _products(dist, m_p, nzr):
     return add
 
 
+def _grid_cells(q, bits):
+    """The values of binade q of a grid with ``bits`` fractional bits, and the centres and
+    widths of their round-to-nearest cells (the spacing halves below 2^q)."""
+    vals = np.ldexp(1.0 + np.arange(2 ** bits, dtype=np.float64) * 2.0 ** -bits, q)
+    step = 2.0 ** (q - bits)
+    width = np.full(vals.size, step)
+    center = vals.copy()
+    width[0], center[0] = 0.75 * step, vals[0] + step / 8
+    return vals, center, width
+
+
 def _grid_gaussian(man_bits, emin, mu, var):
     """Chunk sums as addends: N(mu, var) placed on the grid of a format with ``man_bits``
     fractional bits (round-to-nearest cells, as the closure places the running sum)."""
@@ -374,12 +385,7 @@ def _grid_gaussian(man_bits, emin, mu, var):
     q_lo = max(emin, q_hi - 64)
 
     def atoms(q):
-        i = np.arange(2 ** man_bits, dtype=np.float64)
-        vals = np.ldexp(1.0 + i * 2.0 ** -man_bits, q)
-        step = 2.0 ** (q - man_bits)
-        width = np.full(vals.size, step)
-        center = vals.copy()
-        width[0], center[0] = 0.75 * step, vals[0] + step / 8
+        vals, center, width = _grid_cells(q, man_bits)
         return (np.concatenate([-vals[::-1], vals]),
                 np.concatenate([(density(-center) * width)[::-1], density(center) * width]))
 
@@ -607,12 +613,7 @@ class _Side:
         add = self.add
         if add.lattice_bits is not None and add.lattice_bits <= bits:
             return add.atoms(q)
-        i = np.arange(2 ** bits, dtype=np.float64)
-        vals = np.ldexp(1.0 + i * 2.0 ** -bits, q)
-        step = 2.0 ** (q - bits)
-        width = np.full(vals.size, step)
-        center = vals.copy()
-        width[0], center[0] = 0.75 * step, vals[0] + step / 8
+        vals, center, width = _grid_cells(q, bits)
         if add.breaks:            # a density edge inside a cell: integrate the cell
             lo, hi = center - width / 2, center + width / 2
             xg, wg = _GL[8]
