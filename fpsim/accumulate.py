@@ -22,7 +22,7 @@ from .rounding import Rounding, as_rounding
 from .kernels.codes import DIRECT, FAST, GENERAL, LEAN, TIER_NAMES
 from .kernels.mac import SEQUENTIAL, TILE, run_mac
 from .kernels.operands import operand_range
-from .kernels.plan import EXACT_PRODUCTS, MacPlan, chunk_levels
+from .kernels.plan import EXACT_PRODUCTS, MacOptions, MacPlan, chunk_levels
 
 __all__ = ["AccumSpec", "SwampStats", "dot", "sum", "matmul", "ProductExactness",
            "product_exactness", "best_tier", "mac_plan"]
@@ -302,9 +302,9 @@ def mac_plan(spec: AccumSpec, exactness: ProductExactness, *, stats: bool, seed:
                      and spec.product.flavour != "fnuz")
     plan = MacPlan(format_params(spec.acc),
                    format_params(spec.product) if rounded else EXACT_PRODUCTS,
-                   int(spec.rounding), int(spec.product_rounding),
-                   sr_bits_value(spec.sr_bits), np.uint64(seed), tier, bool(stats),
-                   bool(lean_products))
+                   MacOptions(int(spec.rounding), int(spec.product_rounding),
+                              sr_bits_value(spec.sr_bits), np.uint64(seed), tier, bool(stats),
+                              bool(lean_products)))
     levels = spec.order.levels()
     # the chunk sums take the fast path on the same terms as the lean chunks
     fold_fast = [tier >= LEAN and f.man_bits <= 50 for _, f in levels]

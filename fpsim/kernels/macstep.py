@@ -112,7 +112,7 @@ def count(stats, lane, s, res, exact):
     ``lane`` of ``stats`` (2-D: one row per lane of the tile, or a single row for the whole
     tile). full: the addend vanished; partial: it survived but not whole; inexact: any
     loss. Only additions of two finite numbers with a nonzero addend are counted (callers)."""
-    row = stats[lane if stats.shape[0] > 1 else 0]
+    row = stats[np.int64(lane) if stats.shape[0] > 1 else np.int64(0)]
     if not exact:
         row[2] += 1
         if res == s:

@@ -2,7 +2,7 @@
 
 ``sequential_pass`` advances a row of sums over products k0..k1-1, s_j = R(s_j + p_kj);
 the tile function runs the order's chunk levels (``plan.ChunkLevels``) around it. The tier
-(``plan.MacPlan.tier``, chosen by the API) picks the loop:
+(``plan.MacOptions.tier``, chosen by the API) picks the loop:
 
 - LEAN / DIRECT: the modes are compile-time constants, so LLVM vectorises the step; steps
   alternate between two arrays, so a flagged lane (a result that is not a normal number
@@ -102,21 +102,19 @@ def _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, direct):
 
 
 @jit
-def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, plan, stats, tstep, n_cols):
+def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, tstep, n_cols):
     """s[j] = R(s[j] + R_p(A[i, kk] B[kk, j0 + j])) for kk in [k0, k1), in order; s2 and
     flags are scratch of the same length. The t-th rounded addition of this pass draws
     index tstep + t of its element's addition stream (stochastic rounding)."""
-    acc = plan.acc
-    pf = plan.product
-    mode = plan.mode
-    pmode = plan.product_mode
-    k = plan.sr_bits
-    seed = plan.seed
-    want_stats = plan.stats
-    if plan.tier >= LEAN:
-        _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, plan.tier == DIRECT)
+    mode = opt.mode
+    pmode = opt.product_mode
+    k = opt.sr_bits
+    seed = opt.seed
+    want_stats = opt.stats
+    if opt.tier >= LEAN:
+        _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, opt.tier == DIRECT)
         return
-    fast = plan.tier == FAST
+    fast = opt.tier == FAST
     width = np.uint64(j1 - j0)
     ash, amask, alo, axmax = fast_params(acc)
     psh, pmask, plo, pxmax = fast_params(pf)
@@ -167,11 +165,11 @@ def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, plan, stats, tstep, n
 
 
 @jit
-def _fold(total, part, levels, d, width, flags, plan, stats, obase, t):
+def _fold(total, part, levels, d, width, flags, acc, pf, opt, stats, obase, t):
     """total[j] = R_d(total[j] + part[j]): one addition of chunk level d (format and fast
     flag from ``levels``), index t of the element's addition stream."""
-    mode = plan.mode
-    k = plan.sr_bits
+    mode = opt.mode
+    k = opt.sr_bits
     f = (levels.man_bits[d], levels.emin[d], levels.xmax[d], levels.flavour[d],
          levels.subnormals[d])
     lane_fast = levels.fast[d]
@@ -190,17 +188,17 @@ def _fold(total, part, levels, d, width, flags, plan, stats, obase, t):
     for jj in range(width):
         if lane_fast and not flags[jj]:
             continue
-        ri = sr_bits(stream(plan.seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
+        ri = sr_bits(stream(opt.seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
         old = total[jj]
         x = part[jj]
         res = add(old, x, f, mode, ri, k)
-        if plan.stats and x != 0.0 and finite(old, x):
+        if opt.stats and x != 0.0 and finite(old, x):
             count(stats, jj, old, res, is_exact_add(old, x, res, f))
         total[jj] = res
 
 
 @jit
-def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
+def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats):
     """out[i, j0:j1] in the sequential order (no levels) or a chunked one (stats += counts).
 
     Chunk levels run as an odometer: the innermost chunk is summed from +0 by
@@ -222,7 +220,7 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
         # start and step counter as int64 values, not literal 0s: Numba compiles a callee
         # anew for each literal argument, and this pass is the costliest to compile
         start = np.int64(0)
-        sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, plan, stats, start, N)
+        sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, acc, pf, opt, stats, start, N)
         for jj in range(w):
             out[i, j0 + jj] = s[jj]
         return
@@ -240,15 +238,15 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
         k1 = ends[D - 1]
         for jj in range(w):
             s[jj] = 0.0
-        sequential_pass(A, B, i, j0, j1, pos, k1, s, s2, flags, plan, stats, t, N)
+        sequential_pass(A, B, i, j0, j1, pos, k1, s, s2, flags, acc, pf, opt, stats, t, N)
         t += k1 - pos
         pos = k1
-        _fold(totals[D - 1], s, levels, D - 1, w, flags, plan, stats, obase, t)
+        _fold(totals[D - 1], s, levels, D - 1, w, flags, acc, pf, opt, stats, obase, t)
         t += 1
         d = D - 1
         while d > 0 and pos == ends[d - 1]:
             # level d - 1's chunk is complete: its level-d sum goes up one level
-            _fold(totals[d - 1], totals[d], levels, d - 1, w, flags, plan, stats, obase, t)
+            _fold(totals[d - 1], totals[d], levels, d - 1, w, flags, acc, pf, opt, stats, obase, t)
             t += 1
             for jj in range(w):
                 totals[d, jj] = 0.0
@@ -262,12 +260,12 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
 
 
 @parallel
-def sequential_tiles(A, B, out, init, levels, plan, stats):
+def sequential_tiles(A, B, out, init, levels, acc, pf, opt, stats):
     """Every tile of out = A @ B in parallel; stats[tile] += its counts."""
     M = A.shape[0]
     N = B.shape[1]
     ntj = (N + TILE - 1) // TILE
     for tile in prange(M * ntj):
         j0 = (tile % ntj) * TILE
-        sequential_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, plan,
-                        stats[tile])
+        sequential_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, acc, pf,
+                        opt, stats[tile])
