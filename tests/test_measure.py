@@ -7,7 +7,6 @@ the draws (docs/measured-vrr.md has the same derivation and the calibration data
 """
 import ast
 import csv
-import doctest
 import io
 import json
 import math
@@ -453,8 +452,3 @@ def test_measure_module_does_not_import_matplotlib():
     names = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
     names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     assert not any("matplotlib" in n for n in names), names
-
-
-def test_doctests():
-    result = doctest.testmod(fm, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 5
