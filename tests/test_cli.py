@@ -250,9 +250,11 @@ def test_runtime_failure_exit_1(tmp_path):
 ])
 def test_more_errors_in_process(argv, code, capsys):
     assert cli.main(argv) == code
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     if argv:
         assert err.startswith("fpsim: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    else:                                          # no command: the help, on stdout
+        assert err == "" and out.startswith("usage: fpsim ") and "examples:" in out
 
 
 def test_in_process_main_matches_subprocess(capsys):
