@@ -20,7 +20,7 @@ import fpsim
 import fpsim.measure as fm
 from fpsim import AccumSpec, Format
 from fpsim.formats import accumulator
-from fpsim.measure import (DISTRIBUTIONS, SweepTable, VRRMeasurement, draw_products, figure2,
+from fpsim.measure import (DISTRIBUTIONS, SweepTable, draw_products, figure2,
                            measure_vrr, paper_regime, sweep)
 from fpsim.vrr import min_macc, variance_lost
 
@@ -40,12 +40,9 @@ def spec_of(m_acc, chunk=None, rounding="rne"):
     return AccumSpec(accumulator(m_acc), rounding=rounding, order="chunked", chunk=chunk)
 
 
-def half_widths(row_or_m):
-    """(half width of the variance-lost interval below, above) the estimate."""
-    if isinstance(row_or_m, VRRMeasurement):
-        v, (lo, hi) = row_or_m.variance_lost, row_or_m.variance_lost_ci
-    else:
-        v, lo, hi = row_or_m["variance_lost"], row_or_m["vl_lo"], row_or_m["vl_hi"]
+def half_widths(row):
+    """(half width of the variance-lost interval below, above) the estimate, of a sweep row."""
+    v, lo, hi = row["variance_lost"], row["vl_lo"], row["vl_hi"]
     return v - lo, hi - v
 
 
