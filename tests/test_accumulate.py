@@ -108,8 +108,8 @@ def cases(draw, wide=False):
 def test_orders_match_reference(case):
     a, b, spec = case
     if spec.order in ("pairwise", "kahan") and spec.product is None:
-        # fpsim runs these orders with exact products only when float64 holds every product
-        # exactly (test_wide_formats_match_reference sees the refusals); these operands' do
+        # these orders take exact products only where fpsim proves float64 holds each one
+        # exactly (test_wide_formats_match_reference sees the refusals); these operands' fit
         assert all(Fraction(x) * Fraction(y) == x * y
                    for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)), (a, b)
     check(a, b, spec)
