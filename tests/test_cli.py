@@ -250,9 +250,11 @@ def test_runtime_failure_exit_1(tmp_path):
 ])
 def test_more_errors_in_process(argv, code, capsys):
     assert cli.main(argv) == code
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     if argv:
         assert err.startswith("fpsim: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    else:                                          # no command: the help, on stdout
+        assert err == "" and out.startswith("usage: fpsim ") and "examples:" in out
 
 
 def test_in_process_main_matches_subprocess(capsys):
@@ -309,18 +311,78 @@ def test_stages_weight_the_overall_fraction():
 
 
 # ---------------------------------------------------------------- the README
+#
+# README.md's ```python blocks run in order, in one namespace, one top-level statement at a
+# time, and each statement must print exactly what the README shows: in a comment on the
+# statement's lines, or on a comment line after it (before the next statement), the text
+# after "->" is one line of its output, in order (prose may come before the "->"; a comment
+# without "->" is prose). Compared exactly but for trailing whitespace on each line. A
+# statement that prints with no "->", or whose "->" lines differ from what it prints
+# (also: prints nothing), fails; so does a "->" ahead of a block's first statement.
 
-def test_readme_python_examples_run():
-    """Every ```python block of README.md, in order, in one namespace."""
-    import re
+def _readme():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
-        blocks = re.findall(r"```python\n(.*?)```", fh.read(), flags=re.S)
+        return fh.read()
+
+
+def readme_python_blocks(text):
+    """[(line number in README.md of the block's first line, block source)]."""
+    import re
+    return [(text.count("\n", 0, m.start(1)) + 1, m.group(1))
+            for m in re.finditer(r"```python\n(.*?)```", text, flags=re.S)]
+
+
+def expected_outputs(block):
+    """[(statement, [expected output lines])] for the top-level statements of a block."""
+    import ast
+    import re
+    import tokenize
+    arrows = [(tok.start[0], re.search(r"->(?: |$)(.*)", tok.string))
+              for tok in tokenize.generate_tokens(io.StringIO(block).readline)
+              if tok.type == tokenize.COMMENT]
+    arrows = [(line, m.group(1).rstrip()) for line, m in arrows if m]
+    body = ast.parse(block).body
+    assert not [a for a in arrows if a[0] < body[0].lineno], f"output before any statement: {arrows}"
+    ends = [s.lineno for s in body[1:]] + [block.count("\n") + 2]
+    return [(stmt, [out for line, out in arrows if stmt.lineno <= line < end])
+            for stmt, end in zip(body, ends)]
+
+
+def test_readme_python_examples_print_what_they_show():
+    import ast
+    import contextlib
+    text = _readme()
+    blocks = readme_python_blocks(text)
     assert len(blocks) >= 5
-    namespace = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
+    namespace, failures, checked = {}, [], 0
+    for first, block in blocks:
+        for stmt, expected in expected_outputs(block):
+            ast.increment_lineno(stmt, first - 1)          # tracebacks name README.md's lines
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                exec(compile(ast.Module(body=[stmt], type_ignores=[]), "README.md", "exec"), namespace)
+            got = [line.rstrip() for line in out.getvalue().splitlines()]
+            checked += len(expected)
+            if got != expected:
+                failures.append(f"README.md line {stmt.lineno}: prints\n  " + "\n  ".join(got)
+                                + "\nwhere the README shows\n  " + "\n  ".join(expected))
+    assert not failures, "\n".join(failures)
+    # every "->" of the blocks was compared (none hides in a string or outside a statement)
+    assert checked == sum(block.count("->") for _, block in blocks) >= 20
     assert namespace["m"].vrr_ci[0] <= namespace["m"].vrr <= namespace["m"].vrr_ci[1]
+
+
+def test_readme_command_example_prints_what_it_shows(capsys):
+    """The README's ``$ fpsim ...`` example, run in process, prints the lines shown under it."""
+    import re
+    import shlex
+    examples = re.findall(r"```\n\$ fpsim (.*?)\n(.*?)```", _readme(), flags=re.S)
+    assert len(examples) >= 1
+    for command, shown in examples:
+        assert cli.main(shlex.split(command)) == 0
+        got = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+        assert got == [line.rstrip() for line in shown.splitlines()], command
 
 
 def test_readme_commands_are_real_subcommands():
