@@ -17,7 +17,6 @@ from ._args import (as_format, float_array, format_params, kernel_input, seed_va
                     sr_bits_value)
 from .formats import Format
 from .orders import Chunked, Exact, Kahan, Order, Pairwise, Sequential, as_order
-from .quantize import quantize
 from .rounding import Rounding, as_rounding
 from .kernels.codes import DIRECT, FAST, GENERAL, LEAN, TIER_NAMES
 from .kernels.mac import SEQUENTIAL, TILE, run_mac
@@ -171,7 +170,7 @@ def _check_init(init, spec: AccumSpec) -> float:
     fmt = spec.start_format
     if fmt.flavour == "finite" and value != value:
         raise ValueError(f"init is NaN, which {fmt.name} cannot represent")
-    if not (value != value) and quantize(value, fmt, "rtz").view(np.uint64) != np.float64(value).view(np.uint64):
+    if not (value != value) and not fmt.contains(value):
         if not (value == 0.0 and fmt.flavour == "fnuz"):
             raise ValueError(f"init must be a value of the accumulator format {fmt.name}, got "
                              f"{value!r}; round it first with fpsim.quantize")

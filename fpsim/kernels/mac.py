@@ -12,7 +12,7 @@ from .macstep import TILE
 from .exact import exact_tiles
 from .kahan import kahan_tile, kahan_tiles
 from .pairwise import pairwise_tile, pairwise_tiles
-from .sequential import sequential_tile, sequential_tiles
+from .sequential import sequential_kernels, variant_of
 
 SEQUENTIAL, PAIRWISE, KAHAN, EXACT = "sequential", "pairwise", "kahan", "exact"
 
@@ -25,10 +25,8 @@ def run_mac(family, A, B, out, init, levels, plan, stats):
     acc, pf, opt = plan            # flat records: Numba's parallel kernels take no nesting
     one_tile = A.shape[0] == 1 and B.shape[1] <= TILE
     if family == SEQUENTIAL:
-        if one_tile:
-            sequential_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, pf, opt, stats[0])
-        else:
-            sequential_tiles(A, B, out, init, levels, acc, pf, opt, stats)
+        one, every = sequential_kernels(variant_of(acc, pf, opt))
+        (one if one_tile else every)(A, B, out, init, levels, acc, pf, opt, stats)
     elif family == PAIRWISE:
         if one_tile:
             pairwise_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0])

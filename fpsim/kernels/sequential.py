@@ -14,12 +14,13 @@ the tile function runs the order's chunk levels (``plan.ChunkLevels``) around it
 - GENERAL: the exact scalar path (fma_one / add_one) for every step.
 """
 import math
+from functools import lru_cache
 
 import numpy as np
 from numba import prange
 
 from .bittrick import fast_add, fast_params, fast_round_bits, lean_params
-from .codes import DIRECT, FAST, LEAN, RNE, RTZ, SR
+from .codes import DIRECT, FAST, LEAN, RNE, SR
 from .core import as_bits, from_bits, sr_bits
 from .elementwise import fma_one
 from .jit import inline, jit, parallel
@@ -81,40 +82,24 @@ def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pm
 
 
 @jit
-def _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, direct):
-    """_lean_body with the modes made constants (one vectorised loop per combination);
-    the lean tiers round products, if at all, in the adder's mode."""
-    rounded = pf[0] >= 0
-    if direct:                             # RNE sums (and RNE products, if rounded)
-        if rounded:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, True)
-        else:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, True)
-    elif rounded:
-        if mode == RNE:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, False)
-        else:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RTZ, RTZ, False)
-    elif mode == RNE:
-        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, False)
-    else:
-        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RTZ, RTZ, False)
-
-
-@jit
-def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, tstep, n_cols):
+def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, tstep, n_cols,
+                    lean, direct, rounded_lean, lean_mode, fast):
     """s[j] = R(s[j] + R_p(A[i, kk] B[kk, j0 + j])) for kk in [k0, k1), in order; s2 and
     flags are scratch of the same length. The t-th rounded addition of this pass draws
-    index tstep + t of its element's addition stream (stochastic rounding)."""
+    index tstep + t of its element's addition stream (stochastic rounding).
+
+    The variant (lean, direct, rounded_lean, lean_mode, fast) arrives as compile-time
+    literals (``sequential_kernels``), so each call compiles only its own loop."""
+    if lean:
+        # the lean tiers round products, if at all, in the adder's mode
+        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded_lean, lean_mode,
+                   lean_mode, direct)
+        return
     mode = opt.mode
     pmode = opt.product_mode
     k = opt.sr_bits
     seed = opt.seed
     want_stats = opt.stats
-    if opt.tier >= LEAN:
-        _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, opt.tier == DIRECT)
-        return
-    fast = opt.tier == FAST
     width = np.uint64(j1 - j0)
     ash, amask, alo, axmax = fast_params(acc)
     psh, pmask, plo, pxmax = fast_params(pf)
@@ -198,7 +183,8 @@ def _fold(total, part, levels, d, width, flags, acc, pf, opt, stats, obase, t):
 
 
 @jit
-def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats):
+def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lean, direct,
+                    rounded_lean, lean_mode, fast):
     """out[i, j0:j1] in the sequential order (no levels) or a chunked one (stats += counts).
 
     Chunk levels run as an odometer: the innermost chunk is summed from +0 by
@@ -220,7 +206,8 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats):
         # start and step counter as int64 values, not literal 0s: Numba compiles a callee
         # anew for each literal argument, and this pass is the costliest to compile
         start = np.int64(0)
-        sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, acc, pf, opt, stats, start, N)
+        sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, acc, pf, opt, stats, start, N,
+                        lean, direct, rounded_lean, lean_mode, fast)
         for jj in range(w):
             out[i, j0 + jj] = s[jj]
         return
@@ -238,7 +225,8 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats):
         k1 = ends[D - 1]
         for jj in range(w):
             s[jj] = 0.0
-        sequential_pass(A, B, i, j0, j1, pos, k1, s, s2, flags, acc, pf, opt, stats, t, N)
+        sequential_pass(A, B, i, j0, j1, pos, k1, s, s2, flags, acc, pf, opt, stats, t, N,
+                        lean, direct, rounded_lean, lean_mode, fast)
         t += k1 - pos
         pos = k1
         _fold(totals[D - 1], s, levels, D - 1, w, flags, acc, pf, opt, stats, obase, t)
@@ -259,13 +247,37 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats):
         out[i, j0 + jj] = totals[0, jj]
 
 
-@parallel
-def sequential_tiles(A, B, out, init, levels, acc, pf, opt, stats):
-    """Every tile of out = A @ B in parallel; stats[tile] += its counts."""
-    M = A.shape[0]
-    N = B.shape[1]
-    ntj = (N + TILE - 1) // TILE
-    for tile in prange(M * ntj):
-        j0 = (tile % ntj) * TILE
-        sequential_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, acc, pf,
-                        opt, stats[tile])
+def variant_of(acc, pf, opt) -> tuple:
+    """The compile-time variant of a call: (lean, direct, rounded, lean mode, fast); the
+    entries a variant does not use are fixed, so each loop compiles once."""
+    if opt.tier >= LEAN:
+        return (True, opt.tier == DIRECT, pf.man_bits >= 0, opt.mode, False)
+    return (False, False, False, RNE, opt.tier == FAST)
+
+
+@lru_cache(maxsize=None)
+def sequential_kernels(variant: tuple):
+    """(one tile, every tile in parallel) specialised for ``variant`` (``variant_of``).
+
+    The variant is captured as constants, so Numba compiles sequential_tile and
+    sequential_pass with it as literal arguments and prunes the loops of every other
+    variant before compiling: a call compiles only what it runs. The closures capture
+    plain constants only, which keeps them cacheable on disk (one entry per variant)."""
+    LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_ = variant
+
+    @jit
+    def one_tile(A, B, out, init, levels, acc, pf, opt, stats):
+        sequential_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, pf, opt, stats[0],
+                        LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_)
+
+    @parallel
+    def all_tiles(A, B, out, init, levels, acc, pf, opt, stats):
+        M = A.shape[0]
+        N = B.shape[1]
+        ntj = (N + TILE - 1) // TILE
+        for tile in prange(M * ntj):
+            j0 = (tile % ntj) * TILE
+            sequential_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, acc,
+                            pf, opt, stats[tile], LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_)
+
+    return one_tile, all_tiles
