@@ -389,7 +389,7 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, mode, pmode, k, seed, 
             st = _stream(seed, o, 0)
             r1 = sr_bits(st, t0, k) if mode == SR else np.int64(0)
             r2 = sr_bits(st, t0 + _ONE, k) if mode == SR else np.int64(0)
-            r3 = sr_bits(st, t0 + np.uint64(2), k) if mode == SR else np.int64(0)
+            r3 = sr_bits(st, t0 + np.uint64(3), k) if mode == SR else np.int64(0)
             r4 = sr_bits(st, t0 + np.uint64(3), k) if mode == SR else np.int64(0)
             s0 = s[jj]
             y = _add(p, -c[jj], acc, mode, r1, k)
