@@ -282,7 +282,10 @@ def as_format(fmt, name: str = "fmt") -> Format:
     if isinstance(fmt, Format):
         return fmt
     if isinstance(fmt, str):
-        return Format.parse(fmt)
+        try:
+            return Format.parse(fmt)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
     raise TypeError(f"{name} must be a fpsim.Format or a format name such as 'e5m10', got {fmt!r}")
 
 

@@ -23,6 +23,10 @@ Orders (n products p_1..p_n):
   summed sequentially from +0 in ``acc`` giving t_j; then S_0 = init, S_j = R_outer(S_{j-1} + t_j)
   with ``outer`` (default ``acc``) and the same ``rounding``.  (With C >= n this equals sequential
   only when init is +0, since the single chunk sum is then added to init once more.)
+  ``order`` may also be an order value (read only through ``name``, ``size``, ``inner``,
+  ``outer``), whose ``inner`` may be chunked again: each chunk is then summed by the inner
+  chunked order from +0 (chunks of the inner size, their sums added in the inner ``outer``),
+  to any depth; every rounding draws the next addition index in that program order.
 - ``pairwise``: tree(lo, hi) over [lo, hi): a single element is the (rounded or exact) product
   p_lo; otherwise split at mid = lo + (hi - lo) // 2 and return R_acc(tree(lo, mid) +
   tree(mid, hi)).  Note: with exact products a single-element tree is the *exact* product (it is
@@ -128,8 +132,7 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
     """Exact reference dot product; returns ``(value as float, counts dict)``."""
     if len(a) != len(b):
         raise ValueError("a and b must have the same length")
-    if order not in ORDERS:
-        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    order, levels = _order(order, chunk, outer)
     k = 52 if sr_bits is None else int(sr_bits)
     if not 1 <= k <= 52:
         raise ValueError(f"sr_bits must be in 1..52, got {sr_bits}")
@@ -162,19 +165,26 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
         return _out(s), counts
 
     if order == "chunked":
-        if chunk is None or int(chunk) < 1:
-            raise ValueError(f"chunked order needs chunk >= 1, got {chunk!r}")
-        C = int(chunk)
-        O = _Acc(outer if outer is not None else acc, rounding, counts, add_draws, counter)
-        S = init
-        if n == 0:
-            S = O.unrounded(S)
-        for j in range(0, n, C):
-            t = Real.zero(False)
-            for p in prods[j:j + C]:
-                t = A.add(t, p, True)
-            S = O.add(S, t, True)
-        return _out(S), counts
+        def chunked(terms, levels, start):
+            """Chunks of levels[0]'s size summed by the next level (or sequentially in acc,
+            from +0), their sums added from ``start`` in levels[0]'s format."""
+            C, fmt = levels[0]
+            O = _Acc(fmt if fmt is not None else acc, rounding, counts, add_draws, counter)
+            S = start
+            if not terms:
+                return O.unrounded(S)
+            for j in range(0, len(terms), C):
+                part = terms[j:j + C]
+                if len(levels) > 1:
+                    t = chunked(part, levels[1:], Real.zero(False))
+                else:
+                    t = Real.zero(False)
+                    for p in part:
+                        t = A.add(t, p, True)
+                S = O.add(S, t, True)
+            return S
+
+        return _out(chunked(prods, levels, init)), counts
 
     if order == "pairwise":
         def tree(lo, hi):
@@ -206,6 +216,38 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
     for p in prods:
         total = exact_add(total, p, rounding)
     return _out(A.R(total)), counts
+
+
+def _order(order, chunk, outer):
+    """(name, chunk levels) from an order name with ``chunk``/``outer``, or from an order
+    value read only through its fields ``name``, ``size``, ``inner``, ``outer`` (nesting:
+    ``inner`` is another chunked order or a sequential one). Levels run outermost first as
+    (chunk length, format or None for acc)."""
+    if isinstance(order, str):
+        if order not in ORDERS:
+            raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+        if order != "chunked":
+            return order, []
+        if chunk is None or int(chunk) < 1:
+            raise ValueError(f"chunked order needs chunk >= 1, got {chunk!r}")
+        return order, [(int(chunk), outer)]
+    name = order.name
+    if name not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    levels = []
+    node = order
+    while node.name == "chunked":
+        levels.append((int(node.size), node.outer))
+        node = node.inner
+    if node.name != "sequential":
+        raise ValueError(f"chunks are summed sequentially or by chunks, got inner {node.name}")
+    if levels and chunk is not None and int(chunk) != levels[0][0]:
+        raise ValueError(f"chunk={chunk} contradicts the order's chunk {levels[0][0]}")
+    if levels and outer is not None and levels[0][1] is not None and outer != levels[0][1]:
+        raise ValueError(f"outer={outer!r} contradicts the order's outer {levels[0][1]!r}")
+    if levels and levels[0][1] is None:
+        levels[0] = (levels[0][0], outer)
+    return name, levels
 
 
 def ref_matmul(A, B, *, seed=None, batch=0, **kw):
