@@ -5,7 +5,9 @@ import importlib
 import pytest
 
 MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
-           "fpsim.accumulate", "fpsim.analysis.measure"]
+           "fpsim.accumulate", "fpsim._args", "fpsim.text", "fpsim.analysis.draws",
+           "fpsim.analysis.estimator", "fpsim.analysis.measure", "fpsim.analysis.sweep",
+           "fpsim.analysis.figure"]
 
 
 @pytest.mark.parametrize("name", MODULES)
