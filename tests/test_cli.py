@@ -52,7 +52,8 @@ def assert_usage_error(proc, *words):
 
 def test_help_lists_every_command_and_examples():
     out = run("--help").stdout
-    for command in ("formats", "quantize", "dot", "vrr", "predict", "measure", "sweep", "report"):
+    for command in ("formats", "quantize", "dot", "vrr", "predict", "measure", "sweep", "figure2",
+                    "compare", "calibrate", "report"):
         assert command in out
     assert "examples:" in out and "exit status" in out
 
@@ -123,6 +124,21 @@ def test_quantize_rounds_the_typed_real_once():
     # directed rounding of a decimal just below 1: toward zero stays below 1
     d = run_json("quantize", "0.99999999999999999999", "--format", "fp16", "--rounding", "rtz")
     assert d["values"][0]["value"] == 1.0 - 2.0 ** -11
+
+
+def test_quantize_wide_formats_and_extremes_round_once():
+    # binary64 itself: 0.1 lies below its nearest double, so rtz gives the double below
+    d = run_json("quantize", "0.1", "1.00000000000000011102230246251565404236316680908203125",
+                 "--format", "binary64", "--rounding", "rtz")
+    assert [v["value"] for v in d["values"]] == [math.nextafter(0.1, 0.0), 1.0]
+    d = run_json("quantize", "1.00000000000000011102230246251565404236316680908203125",
+                 "--format", "binary64", "--rounding", "rna")          # an exact tie: away
+    assert d["values"][0]["value"] == 1.0 + 2.0 ** -52
+    # beyond float64 and below its smallest subnormal
+    d = run_json("quantize", "1e400", "-1" + "0" * 400, "1e-400", "--format", "fp16", "--rounding", "ru")
+    assert [v["value"] for v in d["values"]] == ["inf", -65504.0, 2.0 ** -24]
+    d = run_json("quantize", "1e400", "--format", "fp16", "--saturate")
+    assert d["values"][0]["value"] == 65504.0
 
 
 def test_quantize_stdin_and_sr_seed():
@@ -214,12 +230,49 @@ def test_sweep_table_and_knee():
     assert "variance_lost" in out and "smallest m_acc" in out
 
 
+def test_sweep_csv_equals_the_library():
+    rows = list(csv.DictReader(io.StringIO(run(
+        "sweep", "--n", "64", "128", "--m-acc", "4,6", "--trials", "30", "--chunk", "none", "32",
+        "--nzr", "0.5", "--csv").stdout)))
+    assert len(rows) == 8 and {r["chunk"] for r in rows} == {"", "32"}
+    table = fpsim.sweep([64, 128], [4, 6], chunks=(None, 32), trials=30, m_p=5, nzr=0.5)
+    assert [float(r["vrr"]) for r in rows] == [r["vrr"] for r in table.rows]
+
+
+def test_figure2_json_and_text():
+    d = run_json("figure2", "--n", "64", "128", "--m-acc", "4", "6", "--trials", "50")
+    assert [(s["m_acc"], s["chunk"]) for s in d["series"]] == [(4, None), (6, None), (4, 64), (6, 64)]
+    assert len(d["rows"]) == 8 and d["trials"] == 50 and d["series"][0]["curve_n"][0] == 64
+    out = run("figure2", "--n", "64", "128", "--m-acc", "4", "6", "--trials", "50").stdout
+    assert "Figure 2" in out and "8 measured points" in out and "smallest m_acc" in out
+
+
+def test_compare_markdown_and_json():
+    out = run("compare", "--trials", "3", "--seed", "1").stdout
+    assert out.startswith("Measured with T = 3 trials, m_p = 5, seed = 1")
+    assert "**rne, single sum**" in out and "**rtz, chunks of 64**" in out and "**Knees**" in out
+    assert "| n | m_acc | measured | paper | full | meas/paper |" in out
+    d = run_json("compare", "--trials", "3")
+    assert len(d["rows"]) == 4 * 7 * 2 * 2 and d["params"]["roundings"] == ["rne", "rtz"]
+
+
+def test_calibrate_json():
+    d = run_json("calibrate", "--trials", "3", "--seed", "5")
+    assert d["trials"] == 3 and d["seed"] == 5 and len(d["band"]) == 2
+    assert d["rows"] and all(fpsim.paper_regime(r["n"], r["m_acc"], m_p=r["m_p"], chunk=r["chunk"])
+                             for r in d["rows"])
+    assert {r["m_p"] for r in d["rows"]} == {5, 10, None}
+
+
 # ---------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("args, words", [
     (["quantize", "1", "--format", "e99m3"], ["--format", "exp_bits"]),
     (["frobnicate"], ["invalid choice"]),
-    (["vrr", "--n", "0"], ["--n", ">= 1"]),
+    (["vrr", "--n", "0"], ["--n", "n must satisfy n >= 1, got 0"]),
+    (["measure", "--n", "64", "--m-acc", "4", "--trials", "1"], ["--trials", "trials >= 2"]),
+    (["sweep", "--dist", "cauchy"], ["--dist", "dist must be one of", "'cauchy'"]),
+    (["vrr", "--n", "10", "--nzr", "2"], ["--nzr", "0 < nzr <= 1", "2.0"]),
     (["dot", "--a", "1,2", "--b", "1"], ["lengths differ"]),
     (["predict", "lenet"], ["invalid choice", "resnet18"]),
 ])

@@ -18,8 +18,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
-           "fpsim.accumulate", "fpsim.orders", "fpsim.analysis.vrr", "fpsim.analysis.predict",
-           "fpsim.analysis.measure", "fpsim.app.report", "fpsim.app.progress", "reference.rounding"]
+           "fpsim.accumulate", "fpsim.orders", "fpsim._args", "fpsim.text",
+           "fpsim.analysis.vrr", "fpsim.analysis.predict", "fpsim.analysis.draws",
+           "fpsim.analysis.estimator", "fpsim.analysis.measure", "fpsim.analysis.sweep",
+           "fpsim.analysis.figure", "fpsim.app.report", "fpsim.app.progress",
+           "reference.rounding"]
 
 # where the importable modules live (reference: tests/ is on sys.path, see conftest.py)
 PACKAGES = {"fpsim": REPO / "fpsim", "fpsim.kernels": REPO / "fpsim" / "kernels",

@@ -1,4 +1,5 @@
-"""Tests of fpsim.measure: measured VRR by Monte Carlo against the analytical VRR of
+"""Tests of the Monte Carlo modules (fpsim.analysis.measure, draws, estimator, sweep, figure,
+compare): measured VRR by Monte Carlo against the analytical VRR of
 Sakr et al., ICLR 2019 (fpsim.vrr, "paper" model).
 
 Every random draw here is seeded, and Hypothesis runs derandomized (tests/conftest.py),
@@ -18,6 +19,9 @@ from hypothesis import given, settings, strategies as st
 
 import fpsim
 import fpsim.analysis.measure as fm
+from fpsim.analysis import compare, draws, estimator
+from fpsim.analysis import figure as figure_module
+from fpsim.analysis import sweep as sweep_module
 from fpsim import AccumSpec, Format
 from fpsim.accumulate import product_exactness
 from fpsim.formats import accumulator
@@ -28,7 +32,7 @@ from fpsim.analysis.vrr import min_macc, variance_lost
 LN50 = math.log(50)
 
 # Band of the ratio (measured variance lost) / ("paper" model variance lost) inside
-# fm.paper_regime, from `python -m fpsim.measure calibrate` (docs/measured-vrr.md): the
+# fm.paper_regime, from `fpsim calibrate` (docs/measured-vrr.md): the
 # lowest bottom and highest top of the 95% intervals of the ratio over the calibration
 # grid (n = 64..1024, m_acc = 3..9, single sum and chunks of 64, T = 100,000 trials; all
 # four distributions at m_p = 5, Gaussian products at m_p = 10 and unrounded).
@@ -53,7 +57,7 @@ BAD = [
     (dict(trials=1), ValueError, ["trials", "trials >= 2", "1"]),
     (dict(trials=0), ValueError, ["trials", "trials >= 2", "0"]),
     (dict(trials=2.5), TypeError, ["trials", "2.5"]),
-    (dict(dist="cauchy"), ValueError, ["dist", "gaussian, uniform, laplace, gaussian_product", "cauchy"]),
+    (dict(dist="cauchy"), ValueError, ["dist", "'gaussian', 'uniform', 'laplace', 'gaussian_product'", "cauchy"]),
     (dict(dist=3), TypeError, ["dist", "3"]),
     (dict(n=0), ValueError, ["n", "n >= 1", "0"]),
     (dict(n=-5), ValueError, ["n", "n >= 1", "-5"]),
@@ -144,8 +148,9 @@ def test_products_do_not_depend_on_spec_and_are_prefix_consistent(dist):
 
 
 def test_sweep_equals_measure_vrr_bit_for_bit():
-    """sweep continues sums from one length to the next; it must give exactly what
-    measure_vrr computes from scratch (lengths not multiples of the chunk included)."""
+    """sweep continues sequential sums from one length to the next and runs the kernel's
+    chunked order per length; it must give exactly what measure_vrr computes from scratch
+    (lengths not multiples of the chunk, rtz and sr included)."""
     ns, T = [20, 64, 100, 128, 250], 40
     table = sweep(ns, [4], chunks=(None, 64, 48), roundings=("rne", "rtz", "sr"),
                   dists=("laplace",), trials=T, m_p=6, seed=9)
@@ -522,15 +527,9 @@ def test_figure2_data():
     assert d["cutoff"] == 50 and len(d["rows"]) == 12 and f.seconds > 0
 
 
-def test_command_line(capsys):
-    assert fm.main(["sweep", "--ns", "64,128", "--m-accs", "4,6", "--trials", "30", "--chunks",
-                    "none,32", "--format", "csv", "--quiet"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.strip())))
-    assert len(rows) == 8 and {r["chunk"] for r in rows} == {"", "32"}
-
-
-def test_measure_module_does_not_import_matplotlib():
-    tree = ast.parse(Path(fm.__file__).read_text())
-    names = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
-    names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert not any("matplotlib" in n for n in names), names
+def test_monte_carlo_modules_do_not_import_matplotlib():
+    for module in (fm, draws, estimator, sweep_module, figure_module, compare):
+        tree = ast.parse(Path(module.__file__).read_text())
+        names = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not any("matplotlib" in n for n in names), (module.__name__, names)
