@@ -232,15 +232,25 @@ def _dot_operands(rng, fmt=None):
 
 
 def assert_trials_are_dots(m, a, b, spec, seed):
-    """m.sums, m.exact_sums and m.stats bit for bit against one fpsim.dot per trial."""
+    """m.sums, m.exact_sums, m.trial_stats and m.stats bit for bit against one fpsim.dot
+    per trial."""
     ref = AccumSpec("binary64", product=spec.product, product_rounding=spec.product_rounding,
                     order="exact") if spec.product is not None else AccumSpec("binary64", order="exact")
-    want, want_ref, counts = np.empty(len(a)), np.empty(len(a)), np.zeros(4, np.int64)
+    want, want_ref = np.empty(len(a)), np.empty(len(a))
+    per_trial = np.zeros((len(a), 4), np.int64)
     for t in range(len(a)):
         tseed = fm.trial_seed(seed, t)
         want[t], st = fpsim.dot(a[t], b[t], spec, stats=True, seed=tseed)
         want_ref[t] = fpsim.dot(a[t], b[t], ref, seed=tseed)
-        counts += (st.additions, st.full, st.partial, st.inexact)
+        per_trial[t] = (st.additions, st.full, st.partial, st.inexact)
+    counts = per_trial.sum(axis=0)
+    ts = m.trial_stats
+    got_trials = np.stack([ts.additions, ts.full, ts.partial, ts.inexact], axis=1)
+    bad = np.flatnonzero((got_trials != per_trial).any(axis=1))
+    assert bad.size == 0, (f"{spec}: swamping counts differ from fpsim.dot in {bad.size} of "
+                           f"{len(a)} trials: " + ", ".join(
+                               f"t={t}: {got_trials[t].tolist()} != {per_trial[t].tolist()}"
+                               for t in bad[:6]))
     for name, got, exp in (("sums", m.sums, want), ("exact_sums", m.exact_sums, want_ref)):
         assert got.shape == exp.shape, (name, got.shape, exp.shape)
         g, e = got.view(np.uint64), exp.view(np.uint64)
@@ -300,7 +310,8 @@ def test_per_trial_sums_are_read_only_and_stay_out_of_dict_and_equality():
     with pytest.raises(ValueError):
         m.sums[0] = 1.0
     d = m.to_dict()
-    assert "sums" not in d and "exact_sums" not in d
+    assert "sums" not in d and "exact_sums" not in d and "trial_stats" not in d
+    assert int(m.trial_stats.full.sum()) == m.stats.full and m.trial_stats.full.shape == (30,)
     assert m == measure_vrr(100, 5, trials=30, m_p=5, seed=4)
     with pytest.raises(ValueError, match=r"t >= 0"):
         fm.trial_seed(0, -1)

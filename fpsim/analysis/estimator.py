@@ -85,7 +85,8 @@ def estimate(shat, s, n_eff, ci):
 
 
 def counts(st: SwampStats) -> np.ndarray:
-    """The swamping counts (additions, full, partial, inexact) as an int64 array."""
+    """The swamping counts (additions, full, partial, inexact) as an int64 array (shape
+    (4, ...) for per-element counts)."""
     return np.array([st.additions, st.full, st.partial, st.inexact], dtype=np.int64)
 
 

@@ -63,8 +63,8 @@ def _as_spec(spec):
                     f"(mantissa bits of a (1,6,m_acc) accumulator), got {spec!r:.60}")
 
 
-def _frozen(x):
-    x = np.array(x, dtype=np.float64)          # a copy the caller cannot alias
+def _frozen(x, dtype=np.float64):
+    x = np.array(x, dtype=dtype)               # a copy the caller cannot alias
     x.flags.writeable = False
     return x
 
@@ -77,8 +77,9 @@ class VRRMeasurement:
 
     ``sums`` and ``exact_sums`` are the per-trial data the estimate comes from: read-only
     float64 arrays of length ``trials``, the reduced-precision sum s_hat_t and the exact
-    reference s_t of trial t. They take no part in ``==`` or the repr, and
-    :meth:`to_dict` leaves them out (it gives the scalar results).
+    reference s_t of trial t; ``trial_stats`` the swamping counts of each trial (a
+    SwampStats of int64 arrays of length ``trials``). They take no part in ``==`` or the
+    repr, and :meth:`to_dict` leaves them out (it gives the scalar results).
     """
 
     n: int
@@ -96,18 +97,20 @@ class VRRMeasurement:
     seed: int | None = None
     sums: np.ndarray | None = field(default=None, repr=False, compare=False)
     exact_sums: np.ndarray | None = field(default=None, repr=False, compare=False)
+    trial_stats: SwampStats | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        """The scalar results as plain Python values (JSON-ready); no per-trial sums."""
-        d = asdict(replace(self, sums=None, exact_sums=None))
-        del d["sums"], d["exact_sums"]
+        """The scalar results as plain Python values (JSON-ready); no per-trial data."""
+        d = asdict(replace(self, sums=None, exact_sums=None, trial_stats=None))
+        del d["sums"], d["exact_sums"], d["trial_stats"]
         d["vrr_ci"] = list(self.vrr_ci)
         d["variance_lost_ci"] = list(self.variance_lost_ci)
         return d
 
 
 def _operand_sums(operands, n, trials, spec, seed):
-    """(s_hat, s, counts, n, trials) for user operands a, b of shape (trials, n)."""
+    """(s_hat, s, per-trial counts [trials, 4], n, trials) for user operands a, b of shape
+    (trials, n)."""
     if not (isinstance(operands, (tuple, list)) and len(operands) == 2):
         raise TypeError("operands must be a pair (a, b) of arrays of shape (trials, n)")
     a = np.asarray(operands[0])
@@ -140,9 +143,9 @@ def _operand_sums(operands, n, trials, spec, seed):
         if spec.product is not None:
             quantize(p, spec.product, spec.product_rounding, out=p)
         P = np.ascontiguousarray(p.T)
-        shat, st = fsum(P, spec, axis=0, stats=True, seed=base)
+        shat, st = fsum(P, spec, axis=0, stats="elements", seed=base)
         s = fsum(P, EXACT64, axis=0)
-        return shat, s, counts(st), length, T
+        return shat, s, counts(st).T, length, T
     # Some a*b is not a float64 (or products are rounded stochastically): one fpsim.dot per
     # trial, which rounds the exact product once. Summing fl64(a*b) instead would round
     # twice. Not matmul's batch axis: its derived per-batch seeds overflow the kernels
@@ -150,13 +153,13 @@ def _operand_sums(operands, n, trials, spec, seed):
     ref = AccumSpec("binary64", product=spec.product, product_rounding=spec.product_rounding,
                     order="exact") if spec.product is not None else EXACT64
     shat, s = np.empty(T), np.empty(T)
-    total = np.zeros(4, np.int64)
+    per_trial = np.zeros((T, 4), np.int64)
     for t in range(T):
         tseed = column_seed(base, t)
         shat[t], st = dot(a[t], b[t], spec, stats=True, seed=tseed)
         s[t] = dot(a[t], b[t], ref, seed=tseed)
-        total += counts(st)
-    return shat, s, total, length, T
+        per_trial[t] = counts(st)
+    return shat, s, per_trial, length, T
 
 
 def measure_vrr(n=None, spec=None, *, trials=None, dist="gaussian", m_p=None, nzr=1.0, seed=0,
@@ -240,11 +243,12 @@ def measure_vrr(n=None, spec=None, *, trials=None, dist="gaussian", m_p=None, nz
         X = draw(n, T, dist, m_p, nzr, seed)
         if spec.product is not None:
             quantize(X, spec.product, spec.product_rounding, seed=sr_seed(seed), out=X)
-        shat, st = fsum(X, spec, axis=0, stats=True, seed=sr_seed(seed))
+        shat, st = fsum(X, spec, axis=0, stats="elements", seed=sr_seed(seed))
         s = fsum(X, EXACT64, axis=0)
-        c = counts(st)
+        c = counts(st).T
     v, vci, vl, vlci = estimate(shat, s, n_eff(n, nzr), ci)
     return VRRMeasurement(n=n, trials=T, spec=repr(spec), dist=dist, m_p=m_p, nzr=nzr, vrr=v,
                           vrr_ci=vci, variance_lost=vl, variance_lost_ci=vlci,
-                          stats=swamp_stats(c), ci=ci, seed=seed, sums=_frozen(shat),
-                          exact_sums=_frozen(s))
+                          stats=swamp_stats(c.sum(axis=0)), ci=ci, seed=seed,
+                          sums=_frozen(shat), exact_sums=_frozen(s),
+                          trial_stats=SwampStats(*(_frozen(c[:, i], np.int64) for i in range(4))))
