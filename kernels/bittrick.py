@@ -55,9 +55,12 @@ def _fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k):
 
 @inline
 def _fast_add(s, p, sh, mask, lo_bits, xmax_bits, mode, ri, k):
-    """(round(s + p), bad, exact) by TwoSum, round-to-odd and the bit trick."""
+    """(round(s + p), bad, exact) by TwoSum, round-to-odd and the bit trick. A NaN TwoSum
+    error with a finite sum (p = +-DBL_MAX and a tie near 2**1024, core.two_sum) is
+    flagged: the general path halves the operands."""
     hi, lo = two_sum(s, p)
     rb, bad = _fast_round_bits(odd_bits(hi, lo), sh, mask, lo_bits, xmax_bits, mode, ri, k)
+    bad = bad | (lo != lo)
     if mode == SR:
         bad = bad | (lo != 0.0)    # sr needs the exact fraction: let the general path do it
     res = from_bits(rb)

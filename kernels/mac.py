@@ -28,7 +28,7 @@ from numba import njit, prange
 
 from .core import (FNUZ, RD, RNE, RTZ, SR, as_bits, exponent_of, fma, from_bits,
                    odd_bits, round_value, signbit, splitmix64,
-                   sr_bits, two_sum)
+                   sr_bits, two_sum, two_sum_scaled)
 from .bittrick import _fast_add, _fast_params, _fast_round_bits
 from .elementwise import add_one, fma_one, mul_one
 
@@ -108,7 +108,12 @@ def _lean_mac(a, b, old, rounded, pp, ap, mode, pmode, direct):
 @inline
 def _lean_add(x, y, ap, mode):
     """(R(x + y), bad) for RNE/RTZ (a constant): TwoSum, round-to-odd at 53 bits (which
-    makes the second rounding exact), then _lean_round_bits."""
+    makes the second rounding exact), then _lean_round_bits.
+
+    TwoSum's error is NaN with a finite sum only for y = +-DBL_MAX (core.two_sum), which
+    the lean steps never meet: y is a value of the accumulator (m <= 50), a product
+    rounded into a format of m <= 51, or an exact product below 2**1022 (the ``fast``
+    conditions of fpsim.accumulate), and DBL_MAX needs 53 significant bits."""
     hi, lo = two_sum(x, y)
     rb, bad = _lean_round_bits(odd_bits(hi, lo), ap[0], ap[1], ap[2], ap[3], mode)
     return from_bits(rb), bad
@@ -128,7 +133,9 @@ def _add(s, p, f, mode, r, k):
 
 @jit
 def _is_exact_add(s, p, res, f):
-    """Whether res == s + p exactly (for the swamping counts), by TwoSum."""
+    """Whether res == s + p exactly (for the swamping counts), by TwoSum. A NaN lo (see
+    core.two_sum) means s + p is no float64 (beyond DBL_MAX, or a tie near 2**1024):
+    inexact, rightly."""
     hi, lo = two_sum(s, p)
     return lo == 0.0 and hi == res and math.isfinite(hi)
 
@@ -138,9 +145,15 @@ def _is_exact_fma(a, b, s, res, f):
     """Whether res == s + a*b exactly for nonzero finite a, b: res - s (TwoSum) against the
     exact product. A product too tiny for float64 is compared in the scale of frexp."""
     ph = a * b
-    d, e = two_sum(res, -s)
+    d, e, sh = two_sum_scaled(res, -s)
     if not math.isfinite(d):
         return False
+    if sh:
+        # near 2**1024 (res - s or its TwoSum overflowed): d + e is (res - s) / 2, and
+        # a/2 is exact, as |a*b| > 2**969 unless res is inexact anyway
+        ha = 0.5 * a
+        hp = ha * b
+        return d == hp and e == fma(ha, b, -hp)
     if abs(ph) >= 2.0**-960 and math.isfinite(ph):
         return d == ph and e == fma(a, b, -ph)
     # |a*b| < 2**-960: res and s are multiples of 2**-1074 far below that, so an exact
