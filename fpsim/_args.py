@@ -221,8 +221,14 @@ def kernel_input(a: np.ndarray, dtype=np.float64) -> np.ndarray:
 
 
 def split_wide(arr: np.ndarray):
-    """(hi, lo) float64 arrays with hi + lo == arr exactly, for integer arrays beyond
-    2**53 and long double; None when float64 holds every value exactly."""
+    """(hi, lo, shift) arrays with (hi + lo) * 2**shift == arr exactly (hi, lo float64,
+    shift int64), for integer arrays beyond 2**53 and long double; None when float64
+    holds every value exactly.
+
+    Long doubles from 2**1023 up are split halved (shift 1): fl64(x) overflows from
+    DBL_MAX + 2**970 on, while x may still round to a finite value (rtz, rd, sr, and
+    formats near 2**1024). Beyond 2**1024 every value rounds as 2**1024 does (it
+    overflows in every format and mode, sr included), which then stands in for it."""
     if arr.dtype.kind in "iu" and arr.size:
         big = np.abs(arr.astype(np.float64)) > 2.0**53
         if not big.any():
@@ -230,13 +236,14 @@ def split_wide(arr: np.ndarray):
         flat = arr.ravel()
         hi = flat.astype(np.float64)
         lo = np.array([float(int(v) - int(h)) for v, h in zip(flat.tolist(), hi.tolist())])
-        return hi.reshape(arr.shape), lo.reshape(arr.shape)
+        return hi.reshape(arr.shape), lo.reshape(arr.shape), np.zeros(arr.shape, np.int64)
     if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
-        hi = arr.astype(np.float64)
-        lo = (arr - hi.astype(arr.dtype)).astype(np.float64)
-        hi = np.where(np.isfinite(hi), hi, arr.astype(np.float64))
-        lo = np.where(np.isfinite(hi), lo, 0.0)
-        return hi, lo
+        top = np.ldexp(np.ones((), arr.dtype), 1024)
+        halve = np.isfinite(arr) & (np.abs(arr) >= top / 2)
+        x = np.where(halve, np.clip(arr, -top, top) / 2, arr)
+        hi = x.astype(np.float64)
+        lo = np.where(np.isfinite(hi), (x - hi.astype(arr.dtype)).astype(np.float64), 0.0)
+        return hi, lo, halve.astype(np.int64)
     return None
 
 

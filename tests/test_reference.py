@@ -356,3 +356,39 @@ def test_batch_seed_is_numpy_seed_sequence():
         for b in batches:
             want = int(np.random.SeedSequence([s, b]).generate_state(1, np.uint64)[0])
             assert ref.batch_seed(s, b) == want, (s, b)
+
+
+def test_top_of_binary64_vs_mpfr():
+    """add/sub/fma whose exact results lie near 2**1024 (ties of binary64 against DBL_MAX,
+    overflow by mode), against MPFR in the four directed/nearest modes, and the TestFloat
+    level-1 vector f64_sub(0xffdffffffffdffff, 0xffefffffffffffff)."""
+    M = 1.7976931348623157e308
+    x = float.fromhex("0x1.ffffffffdffffp+1022")
+    rng = np.random.default_rng(1024)
+    xs = [x, 2.0**970, 3 * 2.0**970, 2.0**1022 + 2.0**970, 2.0**1023 - 2.0**970, 2.0**969,
+          float(np.nextafter(x, 0)), float(np.nextafter(x, np.inf))]
+    xs += [math.ldexp(int(v) | 1, 970) for v in rng.integers(2**51, 2**53, 6)]
+    ys = [M, float(np.nextafter(M, 0)), 2.0**1023, 1.5 * 2.0**1023]
+    pairs = [(sx * a, sy * b) for a in xs for b in ys for sx in (1, -1) for sy in (1, -1)]
+    pairs += [(b, a) for a, b in pairs]
+    triples = [(a, 1.0, b) for a, b in pairs] + [(3.0, a / 3, b) for a, b in pairs]
+    triples += [(M, 2.0, -M), (M, 1.5, -M), (2.0**1023, 4.0, -1.5 * 2.0**1023),
+                (M, 1 - 2.0**-53, -(2.0**970)), (-M, 2.0, M)]
+    ctx = gmpy2.context(precision=53, emax=1024, emin=-1073, subnormalize=True)
+    for mode, rnd in [("rne", gmpy2.RoundToNearest), ("rtz", gmpy2.RoundToZero),
+                      ("ru", gmpy2.RoundUp), ("rd", gmpy2.RoundDown)]:
+        ctx.round = rnd
+        for name, cases, f in [("add", pairs, gmpy2.add), ("sub", pairs, gmpy2.sub),
+                               ("fma", triples, gmpy2.fma)]:
+            for args in cases:
+                with ctx:
+                    exp = float(f(*[gmpy2.mpfr(v, 53) for v in args]))
+                got = ref.ref_op(name, args, *F64, mode)
+                assert bits_equal(got, exp), (name, mode, [v.hex() for v in args], got, exp)
+    tf = (-x, -M)                                          # TestFloat's bit patterns
+    assert np.float64(tf[0]).view(np.uint64) == 0xFFDFFFFFFFFDFFFF
+    assert np.float64(tf[1]).view(np.uint64) == 0xFFEFFFFFFFFFFFFF
+    for mode, bits in [("rne", 0x7FE0000000010000), ("rtz", 0x7FE000000000FFFF),
+                       ("ru", 0x7FE0000000010000), ("rd", 0x7FE000000000FFFF)]:
+        got = ref.ref_op("sub", tf, *F64, mode)
+        assert np.float64(got).view(np.uint64) == bits, (mode, float(got).hex())

@@ -234,6 +234,8 @@ def _order(order, chunk, outer):
     name = order.name
     if name not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
+    if name != "chunked":
+        return name, []
     levels = []
     node = order
     while node.name == "chunked":
