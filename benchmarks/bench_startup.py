@@ -56,9 +56,11 @@ def run_step(python: str, code: str, cache: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def measure(python: str, repeat: int) -> dict:
+def measure(python: str, repeat: int, steps=None) -> dict:
     results = {}
     for name, code in STEPS.items():
+        if steps and not any(s in name for s in steps):
+            continue
         cold, warm = [], []
         for _ in range(repeat):
             with tempfile.TemporaryDirectory() as cache:
@@ -78,8 +80,9 @@ def main(argv=None) -> int:
     ap.add_argument("--python", default=sys.executable, help="interpreter to time")
     ap.add_argument("--repeat", type=int, default=1, help="cold runs per step (median)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--steps", nargs="*", help="only the steps whose names contain these words")
     args = ap.parse_args(argv)
-    res = measure(args.python, args.repeat)
+    res = measure(args.python, args.repeat, args.steps)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=2)
