@@ -22,7 +22,7 @@ MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
            "fpsim.analysis.vrr", "fpsim.analysis.predict", "fpsim.analysis.draws",
            "fpsim.analysis.estimator", "fpsim.analysis.measure", "fpsim.analysis.sweep",
            "fpsim.analysis.figure", "fpsim.app.report", "fpsim.app.progress",
-           "reference.rounding"]
+           "fpsim.app.train", "reference.rounding"]
 
 # where the importable modules live (reference: tests/ is on sys.path, see conftest.py)
 PACKAGES = {"fpsim": REPO / "fpsim", "fpsim.kernels": REPO / "fpsim" / "kernels",
@@ -42,8 +42,14 @@ def examples_in_source(name: str) -> int:
     return len(PROMPT.findall(source_path(name).read_text(encoding="utf-8")))
 
 
-@pytest.mark.parametrize("name", MODULES)
+#: modules of an optional extra: doctested when the extra is installed (CI installs it)
+OPTIONAL = {"fpsim.torch": "torch"}
+
+
+@pytest.mark.parametrize("name", MODULES + sorted(OPTIONAL))
 def test_docstring_examples(name):
+    if name in OPTIONAL:
+        pytest.importorskip(OPTIONAL[name], reason=f"{name} needs the optional {OPTIONAL[name]}")
     module = importlib.import_module(name)
     assert Path(module.__file__).resolve() == source_path(name).resolve()
     written = examples_in_source(name)
@@ -59,5 +65,6 @@ def test_every_module_with_examples_is_doctested():
              for package, folder in PACKAGES.items() for path in folder.glob("*.py")}
     assert {"fpsim.analysis.vrr", "fpsim.kernels.mac", "reference.rounding"} <= found
     with_examples = {name for name in found if examples_in_source(name) > 0}
-    assert not with_examples - set(MODULES), f"examples never run: {sorted(with_examples - set(MODULES))}"
+    listed = set(MODULES) | set(OPTIONAL)
+    assert not with_examples - listed, f"examples never run: {sorted(with_examples - listed)}"
     assert not set(MODULES) - with_examples, f"no examples: {sorted(set(MODULES) - with_examples)}"
