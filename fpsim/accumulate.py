@@ -269,7 +269,7 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None):
     Element [..., i, j] equals ``dot(A[..., i, :], B[..., :, j], spec)`` bit for bit,
     whatever the blocking. Operands are used as given (carriers already in their formats).
     For ``sr``, output element o of batch b draws from SplitMix64 streams derived from
-    ``seed`` (see ``fpsim.kernels.mac``).
+    ``seed``; docs/semantics.md ("Random streams") says which draw each rounding uses.
 
     Returns the product, and a :class:`SwampStats` with ``stats=True``.
 
