@@ -24,7 +24,7 @@ Metrics, per (order, accumulator, n), over the T trials:
   (0.25 is what one correct rounding gives on average, 0.5 its bound);
 * **variance lost**: n (1 - VRR), VRR = Var(ŝ) / Var(s) with both sample variances over
   the same trials (paired), in units of the variance of one product (docs/theory.md,
-  fpsim.measure); 0 means the accumulator kept all of it, n means it kept none.
+  fpsim.analysis.measure); 0 means the accumulator kept all of it, n means it kept none.
 
 Run alone: ``python benchmarks/accuracy.py [--quick] [--trials T] [--out-dir docs/figures]``
 (``benchmarks/run.py`` calls it and puts the figures and tables into docs/benchmarks.md).
@@ -113,7 +113,7 @@ def _ulp(s, fmt):
 def _metrics(shat, s, n, fmt):
     """(relative error, ulps, variance lost, its 95% interval lo, hi); see the docstring.
 
-    The interval is the delta method on log VRR that fpsim.measure uses: with
+    The interval is the delta method on log VRR that fpsim.analysis.estimator uses: with
     u_t = (ŝ_t - mean)^2 / S2(ŝ) and v_t = (s_t - mean)^2 / S2(s),
     se(log VRR) = sd(u - v) / sqrt(T).
     """
@@ -299,7 +299,7 @@ def markdown(results: AccuracyResults, fig_rel: str) -> str:
         "of one product (symlog scale: it is 0 for a perfect accumulator, n when nothing is "
         "kept; below 0 the rounding errors *added* variance, e.g. the final rounding of the "
         "exact order. Filled markers: the 95% interval (delta method on log VRR, as in "
-        "fpsim.measure) excludes 0; hollow markers: not distinguishable from 0 with this many "
+        "fpsim.analysis.estimator) excludes 0; hollow markers: not distinguishable from 0 with this many "
         "trials). A zero median error is not drawn on "
         "the log scales. `sequential, SR` is the sequential order with stochastic rounding "
         f"(52 random bits), for contrast. Measured in {results.seconds:.0f} s.",

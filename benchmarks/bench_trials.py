@@ -1,6 +1,6 @@
 """Throughput of the Monte Carlo trial kernel: emulated additions per second of
 ``fpsim.sum(X, spec, axis=0)`` on an (n, trials) array of products (trials side by side,
-as fpsim.measure lays them out).
+as fpsim.analysis.measure lays them out).
 
 Run: ``python benchmarks/bench_trials.py [--ns 1024,16384,65536] [--trials 1000] [--repeat 5]``
 

@@ -465,7 +465,7 @@ def _trials(res, fig_rel) -> list:
     labels = list(sec[threads[0]]["by_n"][ns[0]])
     out = ["## Monte Carlo trial kernel", "",
            f"`fpsim.sum(X, spec, axis=0)` on X of shape (n, {T}): {T} independent sums side by side, "
-           "as fpsim.measure runs its trials; binary16 values, binary16 RNE accumulator. Million "
+           "as fpsim.analysis.measure runs its trials; binary16 values, binary16 RNE accumulator. Million "
            "emulated additions per second (n × trials per call). numpy's float64 `X.sum(axis=0)` is "
            "the physical reference. See also `benchmarks/bench_trials.py` (the paper's (1,6,m) "
            "accumulators, swamping statistics on).", "",

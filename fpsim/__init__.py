@@ -10,11 +10,14 @@ from .accumulate import AccumSpec, SwampStats, dot, matmul, sum
 from .arith import add, div, fma, mul, sqrt, sub
 from .formats import Format, accumulator
 from .orders import Chunked, Exact, Kahan, Order, Pairwise, Sequential
-from .analysis.measure import (DISTRIBUTIONS, Figure2Data, SweepTable, VRRMeasurement, draw_products,
-                      figure2, measure_vrr, paper_regime, sweep)
+from .analysis.compare import paper_regime
+from .analysis.draws import DISTRIBUTIONS, draw_products
+from .analysis.figure import Figure2Data, figure2
+from .analysis.measure import VRRMeasurement, measure_vrr
+from .analysis.sweep import SweepTable, sweep
 from .quantize import code_dtype, decode, encode, quantize
-from .analysis.predict import (Conv2d, Linear, PredictionRow, PredictionTable, network_layers, networks,
-                      predict)
+from .analysis.predict import (Conv2d, Linear, PredictionRow, PredictionTable, network_layers,
+                               networks, predict)
 from .rounding import Rounding
 from .analysis.vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
 

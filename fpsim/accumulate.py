@@ -17,12 +17,11 @@ from ._args import (as_format, float_array, format_params, kernel_input, seed_va
                     sr_bits_value)
 from .formats import Format
 from .orders import Chunked, Exact, Kahan, Order, Pairwise, Sequential, as_order
-from .quantize import quantize
 from .rounding import Rounding, as_rounding
 from .kernels.codes import DIRECT, FAST, GENERAL, LEAN, TIER_NAMES
 from .kernels.mac import SEQUENTIAL, TILE, run_mac
 from .kernels.operands import operand_range
-from .kernels.plan import EXACT_PRODUCTS, MacPlan, chunk_levels
+from .kernels.plan import EXACT_PRODUCTS, MacOptions, MacPlan, chunk_levels
 
 __all__ = ["AccumSpec", "SwampStats", "dot", "sum", "matmul", "ProductExactness",
            "product_exactness", "best_tier", "mac_plan"]
@@ -171,7 +170,7 @@ def _check_init(init, spec: AccumSpec) -> float:
     fmt = spec.start_format
     if fmt.flavour == "finite" and value != value:
         raise ValueError(f"init is NaN, which {fmt.name} cannot represent")
-    if not (value != value) and quantize(value, fmt, "rtz").view(np.uint64) != np.float64(value).view(np.uint64):
+    if not (value != value) and not fmt.contains(value):
         if not (value == 0.0 and fmt.flavour == "fnuz"):
             raise ValueError(f"init must be a value of the accumulator format {fmt.name}, got "
                              f"{value!r}; round it first with fpsim.quantize")
@@ -302,9 +301,9 @@ def mac_plan(spec: AccumSpec, exactness: ProductExactness, *, stats: bool, seed:
                      and spec.product.flavour != "fnuz")
     plan = MacPlan(format_params(spec.acc),
                    format_params(spec.product) if rounded else EXACT_PRODUCTS,
-                   int(spec.rounding), int(spec.product_rounding),
-                   sr_bits_value(spec.sr_bits), np.uint64(seed), tier, bool(stats),
-                   bool(lean_products))
+                   MacOptions(int(spec.rounding), int(spec.product_rounding),
+                              sr_bits_value(spec.sr_bits), np.uint64(seed), tier, bool(stats),
+                              bool(lean_products)))
     levels = spec.order.levels()
     # the chunk sums take the fast path on the same terms as the lean chunks
     fold_fast = [tier >= LEAN and f.man_bits <= 50 for _, f in levels]
@@ -367,7 +366,7 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     Element [..., i, j] equals ``dot(A[..., i, :], B[..., :, j], spec)`` bit for bit,
     whatever the blocking. Operands are used as given (carriers already in their formats).
     For ``sr``, output element o of batch b draws from SplitMix64 streams derived from
-    ``seed`` (see ``fpsim.kernels.mac``).
+    ``seed``; docs/semantics.md ("Random streams") says which draw each rounding uses.
 
     Returns the product, and a :class:`SwampStats` with ``stats=True`` (totals) or
     ``stats="elements"`` (int64 arrays shaped like the product, one count per element).

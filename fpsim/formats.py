@@ -181,6 +181,34 @@ class Format:
     def has_negative_zero(self) -> bool:
         return self.flavour != "fnuz"
 
+    def contains(self, x: float) -> bool:
+        """Whether the float ``x`` is a value of this format (exactly, sign of zero, inf
+        and NaN included), decided from its bits in Python: no kernel is compiled.
+
+        >>> from fpsim import formats
+        >>> formats.binary16.contains(65504.0), formats.binary16.contains(1 + 2**-11)
+        (True, False)
+        >>> formats.fp8_e4m3fnuz.contains(-0.0), formats.fp8_e4m3fn.contains(float("inf"))
+        (False, False)
+        """
+        x = float(x)
+        if math.isnan(x):
+            return self.has_nan
+        if math.isinf(x):
+            return self.has_inf
+        if x == 0.0:
+            return self.has_negative_zero or math.copysign(1.0, x) > 0
+        a = abs(x)
+        if a > self.max:
+            return False
+        frac, e = math.frexp(a)                 # a = frac * 2**e, frac in [0.5, 1)
+        if e - 1 < self.emin and not self.subnormals:
+            return False
+        quantum = max(e - 1, self.emin) - self.man_bits
+        # a is a multiple of 2**quantum iff frac * 2**(e - quantum) is an integer; that
+        # scaling is exact (at most 53 bits up), and below 1 a nonzero value is not one
+        return e - quantum >= 1 and math.ldexp(frac, e - quantum).is_integer()
+
     @property
     def name(self) -> str:
         """Short name such as ``e5m10``, ``e4m3fn``, ``e3m2finite``; ``Format.parse``
@@ -254,7 +282,10 @@ def as_format(fmt, name: str = "fmt") -> Format:
     if isinstance(fmt, Format):
         return fmt
     if isinstance(fmt, str):
-        return Format.parse(fmt)
+        try:
+            return Format.parse(fmt)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
     raise TypeError(f"{name} must be a fpsim.Format or a format name such as 'e5m10', got {fmt!r}")
 
 

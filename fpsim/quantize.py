@@ -79,8 +79,9 @@ def quantize(x, fmt, rounding="rne", *, saturate=False, seed=None, sr_bits=None,
         quantize_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
     else:
         lo = kernel_input(wide[1]).reshape(-1)
+        shift = kernel_input(wide[2], np.int64).reshape(-1)
         wide_dst = dst if carrier == np.float64 else np.empty(dst.shape)
-        quantize_dd_kernel(src, lo, wide_dst, m, emin, xmax, flav, subn, saturate, mode,
+        quantize_dd_kernel(src, lo, shift, wide_dst, m, emin, xmax, flav, subn, saturate, mode,
                            np.uint64(seed), k)
         if wide_dst is not dst:
             dst[...] = wide_dst        # exact: float32 holds every value of the format

@@ -4,6 +4,7 @@ Bits are compared (NaN as "both NaN"); failures print the operands in hex."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -106,8 +107,11 @@ def cases(draw, wide=False):
 @given(cases())
 def test_orders_match_reference(case):
     a, b, spec = case
-    if spec.order in ("pairwise", "kahan") and spec.product is None:
-        pass  # exact products of these operands fit float64
+    if spec.order.name in ("pairwise", "kahan") and spec.product is None:
+        # these orders take exact products only where fpsim proves float64 holds each one
+        # exactly (test_wide_formats_match_reference sees the refusals); these operands' fit
+        assert all(Fraction(x) * Fraction(y) == x * y
+                   for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)), (a, b)
     check(a, b, spec)
 
 
@@ -119,7 +123,7 @@ def test_wide_formats_match_reference(case):
         check(a, b, spec)
     except ValueError as err:
         # pairwise/kahan with exact products of wide operands is refused, never wrong
-        assert spec.order in ("pairwise", "kahan") and "exactly" in str(err)
+        assert spec.order.name in ("pairwise", "kahan") and "exactly" in str(err)
 
 
 @pytest.mark.parametrize("order", ORDERS)
@@ -410,3 +414,108 @@ def test_product_exactness_is_a_named_result_without_truth_value():
     # a pair is always true: the result refuses a truth test instead of passing it
     with pytest.raises(TypeError, match=r"\.exact"):
         bool(inexact)
+
+
+# ---- the top of binary64's range ---------------------------------------------------------
+DBL_MAX = 1.7976931348623157e308
+#: an odd multiple of 2**970 in [2**1022, 2**1023): x + DBL_MAX is a float64 tie that rounds
+#: up, so TwoSum(x, DBL_MAX)'s intermediate fl(s - x) = fl(DBL_MAX + 2**970) overflows
+X_TIE = float.fromhex("-0x1.ffffffffdffffp+1022")        # TestFloat's 0xffdffffffffdffff
+
+
+def _top_vectors():
+    """(a, b) dot products whose partial sums pass near 2**1023..2**1024: a tie against
+    DBL_MAX as first, second and later term, in both signs; cancellations back from the
+    top; sums that overflow (inf or max by mode) and come back; near ties."""
+    M, x = DBL_MAX, X_TIE
+    h = 2.0**970
+    vecs = [
+        ([x, M], [1.0, 1.0]),
+        ([M, x], [1.0, 1.0]),
+        ([-x, -M], [1.0, 1.0]),
+        ([x, 1.0, M], [1.0, 2.0**-1000, 1.0]),                        # a sticky bit far below
+        ([2.0**1022, -3 * h, M, -M, M], [1.0] * 5),
+        ([x, M, x, M, -M], [1.0] * 5),
+        ([M, M, -M, -M], [1.0] * 4),                                    # overflow, then back
+        ([-M, -h, M], [1.0] * 3),
+        ([M, h, -h, h], [1.0] * 4),                                     # ties at max
+        ([2.0**1023, 2.0**1022, 2.0**1021, -M], [1.0] * 4),
+        ([x, M, 2.0**969], [1.0] * 3),
+        ([x * 0.5, M], [2.0, 1.0]),                                     # products at the top
+        ([3.0, x], [2.0**1021 + 5 * h, 0.25]),
+    ]
+    return vecs
+
+
+def _top_specs(order):
+    """Accumulators reaching 2**1024 (binary64 and wide e11 formats, one with DBL_MAX), with
+    exact products, or products rounded into binary64 / the accumulator."""
+    kw = {"chunk": 2} if order == "chunked" else {}
+    f64 = fpsim.formats.binary64
+    for acc in (f64, Format(11, 50), Format(11, 44), Format(5, 52, bias=-993)):
+        for product in (None, f64, acc):
+            if product is None and order in ("pairwise", "kahan"):
+                continue                       # refused: these products are not exact in float64
+            yield acc, product, kw
+    if order == "chunked":
+        yield Format(11, 44), None, {"chunk": 3, "outer": f64}
+        yield f64, f64, {"chunk": 3, "outer": Format(11, 50)}
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@pytest.mark.parametrize("mode", DET_MODES)
+def test_top_of_binary64_range(order, mode):
+    for acc, product, kw in _top_specs(order):
+        spec = AccumSpec(acc, product=product, rounding=mode, order=order, **kw)
+        for a, b in _top_vectors():
+            check(a, b, spec)
+            check(b, a, spec)
+
+
+def test_top_of_binary64_range_exact_step_counted_exact():
+    """init -DBL_MAX plus the 54-bit product 3 * y = N * 2**970 with N = 3 (mod 4): the
+    MAC's result r = N * 2**970 - DBL_MAX is exact, and so counted, although inside the
+    check TwoSum(r, DBL_MAX) meets the tie fl(N * 2**970), which rounds up; and exact
+    steps whose product or r - s overflows float64."""
+    y = math.ldexp(2**52 + 1, 970)                     # N = 3 * (2**52 + 1) = 3 (mod 4)
+    for mode in DET_MODES:
+        spec = AccumSpec(fpsim.formats.binary64, rounding=mode)
+        check([3.0], [y], spec, init=-DBL_MAX)
+        check([3.0, 1.0], [y, X_TIE], spec, init=-DBL_MAX)
+        check([-3.0], [y], spec, init=DBL_MAX)
+        # products beyond float64's range that the running sum brings back, exactly:
+        # 2**1024 - DBL_MAX = 2**971, 1.5 * DBL_MAX - DBL_MAX = DBL_MAX / 2
+        check([2.0**512], [2.0**512], spec, init=-DBL_MAX)
+        check([DBL_MAX, -DBL_MAX], [1.5, 0.5], spec, init=-DBL_MAX)
+
+
+@st.composite
+def top_lean_cases(draw):
+    """e11 accumulators (m <= 50) with exact products below 2**1021 that sum up to near
+    2**1024: the lean (vectorised) step of sequential / chunked / kahan / pairwise, RNE or
+    RTZ, with ties and overflow at the top."""
+    acc = Format(11, draw(st.sampled_from([50, 48, 44, 23])))
+    n = draw(st.integers(1, 24))
+    a = [math.ldexp(draw(st.integers(2**20, 2**21 - 1)), draw(st.integers(990, 999)))
+         * draw(st.sampled_from([1.0, 1.0, -1.0])) for _ in range(n)]
+    b = [math.ldexp(draw(st.integers(1, 2**31 - 1)) | 1, -31 + draw(st.integers(-3, 1)))
+         for _ in range(n)]
+    order = draw(st.sampled_from(["sequential", "chunked", "pairwise", "kahan"]))
+    kw = {"chunk": draw(st.integers(1, 5))} if order == "chunked" else {}
+    spec = AccumSpec(acc, rounding=draw(st.sampled_from(["rne", "rtz"])), order=order, **kw)
+    return a, b, spec
+
+
+@settings(max_examples=100)
+@given(top_lean_cases())
+def test_top_of_range_lean_step(case):
+    a, b, spec = case
+    check(a, b, spec)
+    # and side by side in a matmul (the vectorised lean loop): columns b, -b, 2b
+    a, b = np.asarray(a), np.asarray(b)
+    B = np.stack([b, -b, b * 2], axis=1)
+    C = fpsim.matmul(a[None, :], B, spec)[0]
+    for j in range(3):
+        want, _ = ref_dot(a.tolist(), B[:, j].tolist(), acc=spec.acc, rounding=str(spec.rounding),
+                          order=spec.order, chunk=spec.chunk, outer=spec.outer)
+        assert same_bits(C[j], want), (spec, j, hexs(a), hexs(B[:, j]), float(C[j]).hex(), want)

@@ -255,7 +255,9 @@ def test_sparse_products_and_partial_chunks():
     (dict(m_acc=AccumSpec(accumulator(5), product="e5m2")), ValueError, "product"),
     (dict(m_acc=AccumSpec(accumulator(5)), chunk=64), ValueError, "chunk"),
     (dict(m_acc=5, dist="cauchy"), ValueError, "dist"),
-    (dict(m_acc=5, m_p=2.5), ValueError, "m_p"),
+    (dict(m_acc=5, m_p=2.5), TypeError, "m_p"),
+    (dict(m_acc=5, m_p=53), ValueError, "m_p"),
+    (dict(m_acc=5, n_bad=0), ValueError, "n"),
     (dict(m_acc=5, nzr=0.0), ValueError, "nzr"),
     (dict(m_acc=5, rounding="rtz", model="paper"), ValueError, "model='adder'"),
     (dict(m_acc=AccumSpec(accumulator(5), rounding="rtz"), model="paper"), ValueError, "model='adder'"),
@@ -264,7 +266,7 @@ def test_bad_arguments(kwargs, exc, fragment):
     args = dict(m_p=5, model="adder")
     args.update(kwargs)
     with pytest.raises(exc, match=fragment):
-        fpsim.variance_lost(576, args.pop("m_acc"), **args)
+        fpsim.variance_lost(args.pop("n_bad", 576), args.pop("m_acc"), **args)
 
 
 def test_min_macc_with_other_roundings():

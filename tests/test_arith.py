@@ -8,7 +8,7 @@ from fractions import Fraction
 import gmpy2
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 import fpsim
 import reference as ref
@@ -52,8 +52,8 @@ def check_op(name, args, fmt, mode, *, saturate=False, seed=SEED, k=52, what="")
 # exhaustive over small formats: every pair of values
 # ---------------------------------------------------------------------------------------------
 def values_of(fmt):
-    v = np.array([x for _, x in ref.all_values(*P(fmt))])
-    return v if fmt.flavour == "finite" else v          # NaN operands stay (fn/fnuz/ieee)
+    """The value of every code (NaN codes of fn/fnuz/ieee formats too: NaN operands stay)."""
+    return np.array([x for _, x in ref.all_values(*P(fmt))])
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -62,8 +62,6 @@ def values_of(fmt):
 def test_all_pairs_tiny_formats(fname, name, mode):
     fmt = SMALL_PRESETS[fname]
     v = values_of(fmt)
-    if fmt.flavour == "finite":
-        v = v[~np.isnan(v)]
     if name == "sqrt":
         args = [v]
     elif name == "fma":                                 # every (a, b) with a few c
@@ -438,3 +436,166 @@ def test_products_beside_a_rounding_boundary(mode):
     wide = Format(11, 10)
     check_op("mul", [np.ldexp(a, -511), np.ldexp(b, -510)], wide, mode,
              what="beside a boundary, error underflowing")
+
+
+# ---------------------------------------------------------------------------------------------
+# the top of binary64's range: exact sums whose float64 error-free transformation passes
+# near 2**1024 (Berkeley TestFloat level 1 found the first one)
+# ---------------------------------------------------------------------------------------------
+DBL_MAX = 1.7976931348623157e308
+
+
+def _f64(bits: int) -> float:
+    return float(np.array([bits], dtype=np.uint64).view(np.float64)[0])
+
+
+#: formats whose largest finite value is at or near 2**1024, so that exact sums near
+#: float64's overflow threshold are rounded, not overflowed: binary64, e11 formats (through
+#: the vectorised fast path for m <= 50), and custom formats with emax = 1023 (DBL_MAX is a
+#: value of the ieee / finite / fnuz ones with m = 52)
+TOP_FORMATS = [formats.binary64, Format(11, 51), Format(11, 50), Format(11, 44),
+               Format(5, 52, bias=-993), Format(10, 52, bias=0, flavour="finite"),
+               Format(10, 52, bias=0, flavour="fnuz"), Format(10, 51, bias=0, flavour="fn")]
+
+
+@pytest.mark.parametrize("mode,expected", [("rne", 0x7FE0000000010000), ("rtz", 0x7FE000000000FFFF),
+                                           ("ru", 0x7FE0000000010000), ("rd", 0x7FE000000000FFFF)],
+                         ids=["rne", "rtz", "ru", "rd"])
+def test_testfloat_binary64_sub_near_the_top(mode, expected):
+    """TestFloat level 1, f64_sub: 0xffdffffffffdffff - 0xffefffffffffffff (expected bit
+    patterns from its vectors). The exact difference 0x1.0000000000ffff8p+1023 is the tie
+    between 0x7fe000000000ffff and 0x7fe0000000010000; float64's sum rounds it up, and the
+    TwoSum intermediate fl(s - a) = fl(DBL_MAX + 2**970) overflows."""
+    a, b = _f64(0xFFDFFFFFFFFDFFFF), _f64(0xFFEFFFFFFFFFFFFF)
+    flip = {"ru": "rd", "rd": "ru"}.get(mode, mode)        # the same rounding of -(a - b)
+    f64 = formats.binary64
+    for got in (fpsim.sub(a, b, f64, mode), fpsim.add(a, -b, f64, mode),
+                -fpsim.add(-a, b, f64, flip), -fpsim.sub(b, a, f64, flip),
+                -fpsim.add(b, -a, f64, flip)):
+        bits = np.float64(got).view(np.uint64)
+        assert bits == expected, (mode, hex(bits), hex(expected))
+    check_op("sub", [[a, -a, b, -b], [b, -b, a, -a]], formats.binary64, mode)
+
+
+def _top_pairs():
+    """(x, y) near the top of binary64: y = +-DBL_MAX or another top value, x an odd multiple
+    of 2**970 (or close to one) of either sign in the binades below, so that x + y is a
+    float64 tie (or 1 ulp beside one) whose float64 rounding moves away from zero -- where
+    fl(x + y) - x overflows. Both signs, both orders."""
+    import random
+    rnd = random.Random(1024)
+    tops = [DBL_MAX, float(np.nextafter(DBL_MAX, 0)), 2.0**1023, 1.5 * 2.0**1023,
+            Format(11, 50).max, Format(11, 44).max, Format(10, 51, bias=0, flavour="fn").max]
+    xs = [_f64(0x7FDFFFFFFFFDFFFF), 2.0**970, 3 * 2.0**970, 2.0**1022 + 2.0**970,
+          2.0**1023 - 2.0**970, 2.0**1022 - 2.0**970, 1.5 * 2.0**1022 + 2.0**970,
+          2.0**1021 + 2.0**970, 2.0**1000 + 2.0**970, 2.0**971, 2.0**969, 2.0**968 * 3]
+    xs += [math.ldexp(rnd.getrandbits(53) | 1, 970) for _ in range(6)]           # 2**1022 binade
+    xs += [math.ldexp(rnd.getrandbits(52) | 1, 970) for _ in range(4)]           # 2**1021
+    xs += [math.ldexp(rnd.getrandbits(40) | 1, 970 + rnd.randint(0, 12)) for _ in range(4)]
+    xs = xs + [float(np.nextafter(v, math.inf)) for v in xs[:8]] + \
+        [float(np.nextafter(v, 0)) for v in xs[:8]]
+    pairs = []
+    for y in tops:
+        for x in xs:
+            for sx in (1.0, -1.0):
+                for sy in (1.0, -1.0):
+                    pairs += [(sx * x, sy * y), (sy * y, sx * x)]
+    return np.array(pairs).T
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fmt", TOP_FORMATS, ids=lambda f: f.name)
+def test_add_sub_at_the_top_of_the_range(fmt, mode):
+    a, b = _top_pairs()
+    for k in ((52, 3) if mode == "sr" else (52,)):
+        check_op("add", [a, b], fmt, mode, k=k, what="top of the range")
+        check_op("sub", [a, -b], fmt, mode, k=k, what="top of the range")
+    if fmt == formats.binary64:
+        check_op("add", [a, b], fmt, mode, saturate=True, what="top of the range, saturated")
+
+
+def _top_fma_operands():
+    """fma near the top: exact products (x * 1, x/2**j * 2**j, 3 * y) and inexact 106-bit
+    ones against addends of the other sign near 2**1024, products beyond float64's range
+    that the addend brings back, and ties of the final rounding."""
+    a, b = _top_pairs()
+    a, b = a[::3], b[::3]
+    n = a.size
+    j = np.arange(n) % 5
+    u = np.ldexp(a, -j)
+    one_minus = 1 - 2.0**-53
+    x = np.concatenate([a, u, np.full(n, 3.0), a, [DBL_MAX, DBL_MAX, 2.0**1023, DBL_MAX, 2.0**512]])
+    y = np.concatenate([np.ones(n), np.ldexp(1.0, j), a / 3, np.full(n, one_minus),
+                        [2.0, 1.5, 4.0, one_minus, 2.0**511 * (1 + 2.0**-52)]])
+    c = np.concatenate([b, b, b, b, [-DBL_MAX, -DBL_MAX, -1.5 * 2.0**1023, -2.0**970, -2.0**970]])
+    return x, y, c
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("fmt", TOP_FORMATS[:5], ids=lambda f: f.name)
+def test_fma_at_the_top_of_the_range(fmt, mode):
+    x, y, c = _top_fma_operands()
+    check_op("fma", [x, y, c], fmt, mode, what="top of the range")
+    check_op("fma", [-x, y, -c], fmt, mode, what="top of the range, negated")
+
+
+@st.composite
+def _top_values(draw, fmt):
+    """A float64 near the top of fmt's range (emax = 1023): a grid point, midpoint or
+    quarter point of fmt in its top binades (+-1 float64 ulp), DBL_MAX, fmt.max, or a
+    float64 whose last bit is any bit from 2**969 up; random sign."""
+    kind = draw(st.sampled_from(["grid", "grid", "f64", "f64", "max"]))
+    if kind == "max":
+        v = draw(st.sampled_from([DBL_MAX, DBL_MAX, fmt.max, 2.0**1023, 2.0**970]))
+    elif kind == "f64":
+        e = draw(st.one_of(st.integers(969, 1023), st.sampled_from([969, 970, 970, 971])))
+        v = math.ldexp(draw(st.integers(1, 2 ** min(53, 1024 - e) - 1)) | 1, e)
+    else:
+        m = fmt.man_bits
+        E = draw(st.integers(max(fmt.emax - 3, fmt.emin), fmt.emax))
+        t = draw(st.integers(2**m, 2 ** (m + 1) - 1))
+        off = draw(st.sampled_from([Fraction(0), Fraction(1, 2), Fraction(1, 4), Fraction(3, 4)]))
+        v = frac_to_float((t + off) * Fraction(2) ** (E - m))
+        if math.isfinite(v):
+            v = float(np.nextafter(v, draw(st.sampled_from([0.0, math.inf, v]))))
+    if not math.isfinite(v):
+        v = DBL_MAX
+    return -v if draw(st.booleans()) else v
+
+
+@st.composite
+def _top_pairs_st(draw, fmt):
+    """(x, y) of _top_values, or y such a value and x an odd multiple of half y's float64
+    ulp of the other sign: x + y is then a float64 tie (or, moved 1 ulp, beside one)."""
+    y = draw(_top_values(fmt))
+    if draw(st.booleans()):
+        return draw(_top_values(fmt)), y
+    e = math.frexp(y)[1] - 54                       # half an ulp of y
+    x = math.ldexp(draw(st.integers(1, 2**53 - 1)) | 1, e)
+    x = float(np.nextafter(x, draw(st.sampled_from([0.0, math.inf, x]))))
+    return math.copysign(x, -y) if draw(st.integers(0, 3)) else math.copysign(x, y), y
+
+
+@st.composite
+def _top_formats(draw):
+    """A format whose largest exponent is 1023: emax at float64's."""
+    e = draw(st.sampled_from([5, 8, 10, 11, 11, 11]))
+    m = draw(st.sampled_from([0, 1, 10, 23, 44, 50, 51, 52, 52]))
+    flavour = draw(st.sampled_from(["ieee", "ieee", "fn", "fnuz", "finite"]))
+    assume(not (flavour == "fn" and m == 0))
+    bias = 2**e - 1 - (1 if flavour == "ieee" else 0) - 1023
+    assume(1 - bias >= -1022)
+    return Format(e, m, bias=bias, flavour=flavour, subnormals=draw(st.booleans()))
+
+
+@settings(max_examples=80)
+@given(name=st.sampled_from(["add", "sub", "fma"]), fmt=_top_formats(),
+       mode=st.sampled_from(MODES), data=st.data())
+def test_hypothesis_top_of_the_range(name, fmt, mode, data):
+    a, b = np.array(data.draw(st.lists(_top_pairs_st(fmt), min_size=32, max_size=32))).T
+    if name == "fma":
+        j = data.draw(st.integers(0, 3))
+        args = [np.ldexp(a, -j), np.full(a.size, 2.0**j), b]
+    else:
+        args = [a, b]
+    check_op(name, args, fmt, mode, seed=data.draw(st.integers(0, 2**64 - 1)))

@@ -133,3 +133,17 @@ def test_timing_group_survives_a_failing_case():
     r = paired_ratio(res["ok"], res["ok"])
     assert r[0] == pytest.approx(1.0)
     assert paired_ratio(res["ok"], res["bad"]) is None
+
+
+def test_analytical_benchmark_runs(capsys):
+    """benchmarks/bench_analytical.py (the speed of predict and min_macc, once asserted in
+    test_predict.py and test_vrr.py) runs and reports a positive time for each case."""
+    sys.path.insert(0, str(REPO))
+    from benchmarks import bench_analytical
+
+    assert bench_analytical.main(["--repeat", "2", "--min-time", "0"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name in bench_analytical.CASES:
+        row = next(l for l in lines if l.startswith(name))
+        cold, median = (float(v) for v in row[len(name):].split()[:2])
+        assert cold > 0 and median > 0, row

@@ -52,7 +52,8 @@ def assert_usage_error(proc, *words):
 
 def test_help_lists_every_command_and_examples():
     out = run("--help").stdout
-    for command in ("formats", "quantize", "dot", "vrr", "predict", "measure", "sweep", "report"):
+    for command in ("formats", "quantize", "dot", "vrr", "predict", "measure", "sweep", "figure2",
+                    "compare", "calibrate", "report"):
         assert command in out
     assert "examples:" in out and "exit status" in out
 
@@ -123,6 +124,21 @@ def test_quantize_rounds_the_typed_real_once():
     # directed rounding of a decimal just below 1: toward zero stays below 1
     d = run_json("quantize", "0.99999999999999999999", "--format", "fp16", "--rounding", "rtz")
     assert d["values"][0]["value"] == 1.0 - 2.0 ** -11
+
+
+def test_quantize_wide_formats_and_extremes_round_once():
+    # binary64 itself: 0.1 lies below its nearest double, so rtz gives the double below
+    d = run_json("quantize", "0.1", "1.00000000000000011102230246251565404236316680908203125",
+                 "--format", "binary64", "--rounding", "rtz")
+    assert [v["value"] for v in d["values"]] == [math.nextafter(0.1, 0.0), 1.0]
+    d = run_json("quantize", "1.00000000000000011102230246251565404236316680908203125",
+                 "--format", "binary64", "--rounding", "rna")          # an exact tie: away
+    assert d["values"][0]["value"] == 1.0 + 2.0 ** -52
+    # beyond float64 and below its smallest subnormal
+    d = run_json("quantize", "1e400", "-1" + "0" * 400, "1e-400", "--format", "fp16", "--rounding", "ru")
+    assert [v["value"] for v in d["values"]] == ["inf", -65504.0, 2.0 ** -24]
+    d = run_json("quantize", "1e400", "--format", "fp16", "--saturate")
+    assert d["values"][0]["value"] == 65504.0
 
 
 def test_quantize_stdin_and_sr_seed():
@@ -214,12 +230,49 @@ def test_sweep_table_and_knee():
     assert "variance_lost" in out and "smallest m_acc" in out
 
 
+def test_sweep_csv_equals_the_library():
+    rows = list(csv.DictReader(io.StringIO(run(
+        "sweep", "--n", "64", "128", "--m-acc", "4,6", "--trials", "30", "--chunk", "none", "32",
+        "--nzr", "0.5", "--csv").stdout)))
+    assert len(rows) == 8 and {r["chunk"] for r in rows} == {"", "32"}
+    table = fpsim.sweep([64, 128], [4, 6], chunks=(None, 32), trials=30, m_p=5, nzr=0.5)
+    assert [float(r["vrr"]) for r in rows] == [r["vrr"] for r in table.rows]
+
+
+def test_figure2_json_and_text():
+    d = run_json("figure2", "--n", "64", "128", "--m-acc", "4", "6", "--trials", "50")
+    assert [(s["m_acc"], s["chunk"]) for s in d["series"]] == [(4, None), (6, None), (4, 64), (6, 64)]
+    assert len(d["rows"]) == 8 and d["trials"] == 50 and d["series"][0]["curve_n"][0] == 64
+    out = run("figure2", "--n", "64", "128", "--m-acc", "4", "6", "--trials", "50").stdout
+    assert "Figure 2" in out and "8 measured points" in out and "smallest m_acc" in out
+
+
+def test_compare_markdown_and_json():
+    out = run("compare", "--trials", "3", "--seed", "1").stdout
+    assert out.startswith("Measured with T = 3 trials, m_p = 5, seed = 1")
+    assert "**rne, single sum**" in out and "**rtz, chunks of 64**" in out and "**Knees**" in out
+    assert "| n | m_acc | measured | paper | full | meas/paper |" in out
+    d = run_json("compare", "--trials", "3")
+    assert len(d["rows"]) == 4 * 7 * 2 * 2 and d["params"]["roundings"] == ["rne", "rtz"]
+
+
+def test_calibrate_json():
+    d = run_json("calibrate", "--trials", "3", "--seed", "5")
+    assert d["trials"] == 3 and d["seed"] == 5 and len(d["band"]) == 2
+    assert d["rows"] and all(fpsim.paper_regime(r["n"], r["m_acc"], m_p=r["m_p"], chunk=r["chunk"])
+                             for r in d["rows"])
+    assert {r["m_p"] for r in d["rows"]} == {5, 10, None}
+
+
 # ---------------------------------------------------------------- errors
 
 @pytest.mark.parametrize("args, words", [
     (["quantize", "1", "--format", "e99m3"], ["--format", "exp_bits"]),
     (["frobnicate"], ["invalid choice"]),
-    (["vrr", "--n", "0"], ["--n", ">= 1"]),
+    (["vrr", "--n", "0"], ["--n", "n must satisfy n >= 1, got 0"]),
+    (["measure", "--n", "64", "--m-acc", "4", "--trials", "1"], ["--trials", "trials >= 2"]),
+    (["sweep", "--dist", "cauchy"], ["--dist", "dist must be one of", "'cauchy'"]),
+    (["vrr", "--n", "10", "--nzr", "2"], ["--nzr", "0 < nzr <= 1", "2.0"]),
     (["dot", "--a", "1,2", "--b", "1"], ["lengths differ"]),
     (["predict", "lenet"], ["invalid choice", "resnet18"]),
 ])
@@ -250,9 +303,11 @@ def test_runtime_failure_exit_1(tmp_path):
 ])
 def test_more_errors_in_process(argv, code, capsys):
     assert cli.main(argv) == code
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
     if argv:
         assert err.startswith("fpsim: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    else:                                          # no command: the help, on stdout
+        assert err == "" and out.startswith("usage: fpsim ") and "examples:" in out
 
 
 def test_in_process_main_matches_subprocess(capsys):
@@ -309,18 +364,78 @@ def test_stages_weight_the_overall_fraction():
 
 
 # ---------------------------------------------------------------- the README
+#
+# README.md's ```python blocks run in order, in one namespace, one top-level statement at a
+# time, and each statement must print exactly what the README shows: in a comment on the
+# statement's lines, or on a comment line after it (before the next statement), the text
+# after "->" is one line of its output, in order (prose may come before the "->"; a comment
+# without "->" is prose). Compared exactly but for trailing whitespace on each line. A
+# statement that prints with no "->", or whose "->" lines differ from what it prints
+# (also: prints nothing), fails; so does a "->" ahead of a block's first statement.
 
-def test_readme_python_examples_run():
-    """Every ```python block of README.md, in order, in one namespace."""
-    import re
+def _readme():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     with open(os.path.join(root, "README.md"), encoding="utf-8") as fh:
-        blocks = re.findall(r"```python\n(.*?)```", fh.read(), flags=re.S)
+        return fh.read()
+
+
+def readme_python_blocks(text):
+    """[(line number in README.md of the block's first line, block source)]."""
+    import re
+    return [(text.count("\n", 0, m.start(1)) + 1, m.group(1))
+            for m in re.finditer(r"```python\n(.*?)```", text, flags=re.S)]
+
+
+def expected_outputs(block):
+    """[(statement, [expected output lines])] for the top-level statements of a block."""
+    import ast
+    import re
+    import tokenize
+    arrows = [(tok.start[0], re.search(r"->(?: |$)(.*)", tok.string))
+              for tok in tokenize.generate_tokens(io.StringIO(block).readline)
+              if tok.type == tokenize.COMMENT]
+    arrows = [(line, m.group(1).rstrip()) for line, m in arrows if m]
+    body = ast.parse(block).body
+    assert not [a for a in arrows if a[0] < body[0].lineno], f"output before any statement: {arrows}"
+    ends = [s.lineno for s in body[1:]] + [block.count("\n") + 2]
+    return [(stmt, [out for line, out in arrows if stmt.lineno <= line < end])
+            for stmt, end in zip(body, ends)]
+
+
+def test_readme_python_examples_print_what_they_show():
+    import ast
+    import contextlib
+    text = _readme()
+    blocks = readme_python_blocks(text)
     assert len(blocks) >= 5
-    namespace = {}
-    for block in blocks:
-        exec(compile(block, "README.md", "exec"), namespace)
+    namespace, failures, checked = {}, [], 0
+    for first, block in blocks:
+        for stmt, expected in expected_outputs(block):
+            ast.increment_lineno(stmt, first - 1)          # tracebacks name README.md's lines
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                exec(compile(ast.Module(body=[stmt], type_ignores=[]), "README.md", "exec"), namespace)
+            got = [line.rstrip() for line in out.getvalue().splitlines()]
+            checked += len(expected)
+            if got != expected:
+                failures.append(f"README.md line {stmt.lineno}: prints\n  " + "\n  ".join(got)
+                                + "\nwhere the README shows\n  " + "\n  ".join(expected))
+    assert not failures, "\n".join(failures)
+    # every "->" of the blocks was compared (none hides in a string or outside a statement)
+    assert checked == sum(block.count("->") for _, block in blocks) >= 20
     assert namespace["m"].vrr_ci[0] <= namespace["m"].vrr <= namespace["m"].vrr_ci[1]
+
+
+def test_readme_command_example_prints_what_it_shows(capsys):
+    """The README's ``$ fpsim ...`` example, run in process, prints the lines shown under it."""
+    import re
+    import shlex
+    examples = re.findall(r"```\n\$ fpsim (.*?)\n(.*?)```", _readme(), flags=re.S)
+    assert len(examples) >= 1
+    for command, shown in examples:
+        assert cli.main(shlex.split(command)) == 0
+        got = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+        assert got == [line.rstrip() for line in shown.splitlines()], command
 
 
 def test_readme_commands_are_real_subcommands():

@@ -23,7 +23,7 @@ except ModuleNotFoundError:          # Python 3.10: the test extra declares toml
     import tomli as tomllib
 
 REPO = Path(__file__).resolve().parent.parent
-SCANNED = ("fpsim", "kernels", "tests", "benchmarks")
+SCANNED = ("fpsim", "tests", "benchmarks")
 
 #: Import names that differ from the distribution that provides them.
 DISTRIBUTION_OF = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow",

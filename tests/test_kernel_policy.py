@@ -44,7 +44,7 @@ def test_one_compilation_per_kernel():
     """Whatever the layout and writability of the operands, each kernel runs under one
     signature: Numba compiles a kernel and all it calls once per signature, which for the
     MAC kernels takes most of a minute."""
-    from fpsim.kernels import elementwise, mac, quantize
+    from fpsim.kernels import elementwise, quantize
     x = np.linspace(-3.0, 3.0, 64).reshape(8, 8)
     spec = fpsim.AccumSpec("fp16")
     for a in _layouts(x):
@@ -53,8 +53,16 @@ def test_one_compilation_per_kernel():
         fpsim.dot(a[0], a[:, 1], spec)
         for b in _layouts(x)[:4]:
             fpsim.matmul(fpsim.quantize(a, "fp16"), b, spec)
+    # the sequential family compiles per variant (kernels/sequential.py): the variant these
+    # operands take, once each for one tile (dot) and for every tile (matmul)
+    from fpsim.accumulate import mac_plan, product_exactness
+    from fpsim.kernels.sequential import sequential_kernels, variant_of
+    qa = fpsim.quantize(x, "fp16")
+    _, _, plan = mac_plan(spec, product_exactness(qa, x), stats=False, seed=0)
+    assert mac_plan(spec, product_exactness(x[0], x[:, 1]), stats=False, seed=0)[2] == plan
+    one_tile, all_tiles = sequential_kernels(variant_of(*plan))
     kernels = {"quantize_kernel": quantize.quantize_kernel, "encode_kernel": quantize.encode_kernel,
                "decode_kernel": quantize.decode_kernel, "binary_kernel": elementwise.binary_kernel,
-               "_chunked_tiles": mac._chunked_tiles, "_chunked_tile": mac._chunked_tile}
+               "sequential all_tiles": all_tiles, "sequential one_tile": one_tile}
     for name, kernel in kernels.items():
         assert len(kernel.signatures) == 1, (name, kernel.signatures)

@@ -1,4 +1,5 @@
-"""Tests of fpsim.measure: measured VRR by Monte Carlo against the analytical VRR of
+"""Tests of the Monte Carlo modules (fpsim.analysis.measure, draws, estimator, sweep, figure,
+compare): measured VRR by Monte Carlo against the analytical VRR of
 Sakr et al., ICLR 2019 (fpsim.vrr, "paper" model).
 
 Every random draw here is seeded, and Hypothesis runs derandomized (tests/conftest.py),
@@ -7,7 +8,6 @@ the draws (docs/measured-vrr.md has the same derivation and the calibration data
 """
 import ast
 import csv
-import doctest
 import io
 import json
 import math
@@ -19,17 +19,20 @@ from hypothesis import given, settings, strategies as st
 
 import fpsim
 import fpsim.analysis.measure as fm
+from fpsim.analysis import compare, draws, estimator
+from fpsim.analysis import figure as figure_module
+from fpsim.analysis import sweep as sweep_module
 from fpsim import AccumSpec, Format
 from fpsim.accumulate import product_exactness
 from fpsim.formats import accumulator
-from fpsim.analysis.measure import (DISTRIBUTIONS, SweepTable, VRRMeasurement, draw_products, figure2,
+from fpsim.analysis.measure import (DISTRIBUTIONS, SweepTable, draw_products, figure2,
                            measure_vrr, paper_regime, sweep)
 from fpsim.analysis.vrr import min_macc, variance_lost
 
 LN50 = math.log(50)
 
 # Band of the ratio (measured variance lost) / ("paper" model variance lost) inside
-# fm.paper_regime, from `python -m fpsim.measure calibrate` (docs/measured-vrr.md): the
+# fm.paper_regime, from `fpsim calibrate` (docs/measured-vrr.md): the
 # lowest bottom and highest top of the 95% intervals of the ratio over the calibration
 # grid (n = 64..1024, m_acc = 3..9, single sum and chunks of 64, T = 100,000 trials; all
 # four distributions at m_p = 5, Gaussian products at m_p = 10 and unrounded).
@@ -42,12 +45,9 @@ def spec_of(m_acc, chunk=None, rounding="rne"):
     return AccumSpec(accumulator(m_acc), rounding=rounding, order="chunked", chunk=chunk)
 
 
-def half_widths(row_or_m):
-    """(half width of the variance-lost interval below, above) the estimate."""
-    if isinstance(row_or_m, VRRMeasurement):
-        v, (lo, hi) = row_or_m.variance_lost, row_or_m.variance_lost_ci
-    else:
-        v, lo, hi = row_or_m["variance_lost"], row_or_m["vl_lo"], row_or_m["vl_hi"]
+def half_widths(row):
+    """(half width of the variance-lost interval below, above) the estimate, of a sweep row."""
+    v, lo, hi = row["variance_lost"], row["vl_lo"], row["vl_hi"]
     return v - lo, hi - v
 
 
@@ -57,7 +57,7 @@ BAD = [
     (dict(trials=1), ValueError, ["trials", "trials >= 2", "1"]),
     (dict(trials=0), ValueError, ["trials", "trials >= 2", "0"]),
     (dict(trials=2.5), TypeError, ["trials", "2.5"]),
-    (dict(dist="cauchy"), ValueError, ["dist", "gaussian, uniform, laplace, gaussian_product", "cauchy"]),
+    (dict(dist="cauchy"), ValueError, ["dist", "'gaussian', 'uniform', 'laplace', 'gaussian_product'", "cauchy"]),
     (dict(dist=3), TypeError, ["dist", "3"]),
     (dict(n=0), ValueError, ["n", "n >= 1", "0"]),
     (dict(n=-5), ValueError, ["n", "n >= 1", "-5"]),
@@ -148,8 +148,9 @@ def test_products_do_not_depend_on_spec_and_are_prefix_consistent(dist):
 
 
 def test_sweep_equals_measure_vrr_bit_for_bit():
-    """sweep continues sums from one length to the next; it must give exactly what
-    measure_vrr computes from scratch (lengths not multiples of the chunk included)."""
+    """sweep continues sequential sums from one length to the next and runs the kernel's
+    chunked order per length; it must give exactly what measure_vrr computes from scratch
+    (lengths not multiples of the chunk, rtz and sr included)."""
     ns, T = [20, 64, 100, 128, 250], 40
     table = sweep(ns, [4], chunks=(None, 64, 48), roundings=("rne", "rtz", "sr"),
                   dists=("laplace",), trials=T, m_p=6, seed=9)
@@ -231,15 +232,25 @@ def _dot_operands(rng, fmt=None):
 
 
 def assert_trials_are_dots(m, a, b, spec, seed):
-    """m.sums, m.exact_sums and m.stats bit for bit against one fpsim.dot per trial."""
+    """m.sums, m.exact_sums, m.trial_stats and m.stats bit for bit against one fpsim.dot
+    per trial."""
     ref = AccumSpec("binary64", product=spec.product, product_rounding=spec.product_rounding,
                     order="exact") if spec.product is not None else AccumSpec("binary64", order="exact")
-    want, want_ref, counts = np.empty(len(a)), np.empty(len(a)), np.zeros(4, np.int64)
+    want, want_ref = np.empty(len(a)), np.empty(len(a))
+    per_trial = np.zeros((len(a), 4), np.int64)
     for t in range(len(a)):
         tseed = fm.trial_seed(seed, t)
         want[t], st = fpsim.dot(a[t], b[t], spec, stats=True, seed=tseed)
         want_ref[t] = fpsim.dot(a[t], b[t], ref, seed=tseed)
-        counts += (st.additions, st.full, st.partial, st.inexact)
+        per_trial[t] = (st.additions, st.full, st.partial, st.inexact)
+    counts = per_trial.sum(axis=0)
+    ts = m.trial_stats
+    got_trials = np.stack([ts.additions, ts.full, ts.partial, ts.inexact], axis=1)
+    bad = np.flatnonzero((got_trials != per_trial).any(axis=1))
+    assert bad.size == 0, (f"{spec}: swamping counts differ from fpsim.dot in {bad.size} of "
+                           f"{len(a)} trials: " + ", ".join(
+                               f"t={t}: {got_trials[t].tolist()} != {per_trial[t].tolist()}"
+                               for t in bad[:6]))
     for name, got, exp in (("sums", m.sums, want), ("exact_sums", m.exact_sums, want_ref)):
         assert got.shape == exp.shape, (name, got.shape, exp.shape)
         g, e = got.view(np.uint64), exp.view(np.uint64)
@@ -299,7 +310,8 @@ def test_per_trial_sums_are_read_only_and_stay_out_of_dict_and_equality():
     with pytest.raises(ValueError):
         m.sums[0] = 1.0
     d = m.to_dict()
-    assert "sums" not in d and "exact_sums" not in d
+    assert "sums" not in d and "exact_sums" not in d and "trial_stats" not in d
+    assert int(m.trial_stats.full.sum()) == m.stats.full and m.trial_stats.full.shape == (30,)
     assert m == measure_vrr(100, 5, trials=30, m_p=5, seed=4)
     with pytest.raises(ValueError, match=r"t >= 0"):
         fm.trial_seed(0, -1)
@@ -526,20 +538,9 @@ def test_figure2_data():
     assert d["cutoff"] == 50 and len(d["rows"]) == 12 and f.seconds > 0
 
 
-def test_command_line(capsys):
-    assert fm.main(["sweep", "--ns", "64,128", "--m-accs", "4,6", "--trials", "30", "--chunks",
-                    "none,32", "--format", "csv", "--quiet"]) == 0
-    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out.strip())))
-    assert len(rows) == 8 and {r["chunk"] for r in rows} == {"", "32"}
-
-
-def test_measure_module_does_not_import_matplotlib():
-    tree = ast.parse(Path(fm.__file__).read_text())
-    names = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
-    names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
-    assert not any("matplotlib" in n for n in names), names
-
-
-def test_doctests():
-    result = doctest.testmod(fm, optionflags=doctest.ELLIPSIS)
-    assert result.failed == 0 and result.attempted > 5
+def test_monte_carlo_modules_do_not_import_matplotlib():
+    for module in (fm, draws, estimator, sweep_module, figure_module, compare):
+        tree = ast.parse(Path(module.__file__).read_text())
+        names = {a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names}
+        names |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+        assert not any("matplotlib" in n for n in names), (module.__name__, names)

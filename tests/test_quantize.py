@@ -14,8 +14,8 @@ import fpsim
 import reference as ref
 from fpsim import Format, formats
 from helpers import (EIGHT_BIT_OR_LESS, MODES, SEED, SMALL_PRESETS, P, assert_same_bits,
-                     formats_st, interesting_points, ref_quantize, structured_values,
-                     values_st, variant)
+                     formats_st, interesting_points, ref_quantize, same_bits,
+                     structured_values, values_st, variant)
 
 # numpy/ml_dtypes casts of out-of-range points warn; the overflow is what is being tested
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
@@ -168,8 +168,7 @@ def test_hypothesis_vs_mpfr(fmt, data):
         np.array(data.draw(st.lists(values_st(fmt), min_size=1, max_size=10)), dtype=np.float64),
         structured_values(fmt, data.draw(st.integers(0, 2**32 - 1)), 60)])
     x = x[np.isfinite(x) & (x != 0)]
-    if x.size == 0:
-        return
+    assert x.size > 0
     exp = np.array([_mpfr_round(v, fmt) for v in x])
     assert_same_bits(fpsim.quantize(x, fmt), exp, x, f"quantize(x, {fmt!r}) vs MPFR")
 
@@ -231,6 +230,40 @@ def test_int_inputs_rounded_once(mode):
     got = fpsim.quantize(x, formats.binary16, mode)
     exp = np.array([ref.round_to_format(v, *P(formats.binary16), mode) for v in ints])
     assert_same_bits(got, exp, x.astype(np.float64), f"int64 -> binary16 {mode}")
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).nmant < 63,
+                    reason="long double is not the 64-bit-significand extended type here")
+@pytest.mark.parametrize("mode", MODES)
+def test_long_double_near_and_beyond_float64_max(mode):
+    """Long doubles near and beyond 2**1024, rounded once from their exact value: those from
+    DBL_MAX + 2**970 on, whose float64 conversion overflows, used to be taken as inf (rtz
+    gave inf where max is right, sr always went up)."""
+    L = np.longdouble
+    M, q, u = L(1.7976931348623157e308), np.ldexp(L(1), 969), np.ldexp(L(1), 960)
+    two1024 = np.ldexp(L(1), 1024)
+    pos = [M + j * q for j in range(-3, 4)] + [M + 2 * q - u, M + 2 * q + u, two1024 - u,
+           two1024, two1024 + np.ldexp(L(1), 1000), L("1e400"), L("1e4000"),
+           np.ldexp(L(3), 1022) + np.ldexp(L(1), 968) + u, np.ldexp(L(1), 1023), np.ldexp(L(1), 1023) - u,
+           L(Format(11, 50).max) + np.ldexp(L(1), 972) + u, L(np.inf)]
+    x = np.array(pos + [-v for v in pos], dtype=np.longdouble)
+
+    def exact(v):
+        return float(v) if not np.isfinite(v) else Fraction(*v.as_integer_ratio())
+
+    for fmt in (formats.binary64, Format(11, 50), Format(11, 44), Format(5, 10),
+                Format(10, 52, bias=0, flavour="finite"), Format(10, 52, bias=0, flavour="fnuz")):
+        for saturate in (False, True):
+            got = fpsim.quantize(x, fmt, mode, saturate=saturate, seed=SEED)
+            exp = np.array([ref.round_to_format(exact(v), *P(fmt), mode, saturate=saturate,
+                                                r=ref.sr_random(SEED, i) if mode == "sr" else None)
+                            for i, v in enumerate(x)])
+            bad = np.flatnonzero(~same_bits(got, exp))      # inputs in hex: beyond float64
+            assert bad.size == 0, "\n".join(
+                [f"long double -> {fmt.name} {mode} saturate={saturate}: {bad.size} of "
+                 f"{x.size} results differ from the reference"]
+                + [f"  [flat {i}] input {np.format_float_scientific(x[i], precision=20)}: "
+                   f"expected {float(exp[i]).hex()}, got {float(got[i]).hex()}" for i in bad[:12]])
 
 
 def test_scalar_and_shapes():
@@ -324,8 +357,8 @@ def test_sr_unbiased(k, F, expected_p, sign):
     fmt = formats.binary16
     x = sign * float(1 + F * 2**-10)                   # quantum of [1, 2) is 2**-10
     Fx = (Fraction(abs(x)) - 1) * 2**10                  # the exact discarded fraction
-    p = Fraction(math.ceil(Fx * 2**k), 2**k) if expected_p is None else expected_p
-    assert p == Fraction(math.ceil(Fx * 2**k), 2**k)
+    p = Fraction(math.ceil(Fx * 2**k), 2**k)              # P(up): Fx rounded up to k bits
+    assert p == (Fx if expected_p is None else expected_p)
     N = 200_000
     got = fpsim.quantize(np.full(N, x), fmt, "sr", seed=2024, sr_bits=k)
     lo, hi = sign * 1.0, sign * (1 + 2**-10)

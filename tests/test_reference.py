@@ -290,3 +290,105 @@ def test_ref_dot_products_and_specials():
     # outer format of chunked: chunk sums 1.25 each, summed in binary32
     v, c = ref.ref_dot([1.0, 0.25] * 3, [1.0] * 6, acc=E5M2, order="chunked", chunk=2, outer=f32)
     assert v == 3.75 and c == dict(full=0, partial=0, inexact=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# the MAC's random streams (docs/semantics.md, "Random streams"), by hand
+# ---------------------------------------------------------------------------------------------
+HALF = 2**51                      # 1 + 1/8 in e5m2 is F = 1/2 of a quantum: up iff r < 2**51
+
+
+def _up(state, index):
+    return ref.sr_random(state, index, 52) < HALF
+
+
+@pytest.mark.parametrize("a, b, kw, index", [
+    # sequential: 0+1, 1+0, 1+0 exact; the 4th addition (t = 3) decides
+    ([1.0, 0.0, 0.0, 0.125], [1.0] * 4, dict(order="sequential"), 3),
+    # chunked C=2: chunk 1 (c = 1) holds products 2, 3; product 3's addition is t = 3 + c = 4
+    ([0.0, 0.0, 1.0, 0.125], [1.0] * 4, dict(order="chunked", chunk=2), 4),
+    # ... and chunk 1's outer addition 1 + 1/8 is t = e_1 + c = 4 + 1 = 5
+    ([1.0, 0.0, 0.125, 0.0], [1.0] * 4, dict(order="chunked", chunk=2), 5),
+    # pairwise, post-order: (0,2) t = 0, (2,4) t = 1, root (0,4) = 1 + 1/8 t = 2, final t = 3
+    ([1.0, 0.0, 0.0, 0.125], [1.0] * 4, dict(order="pairwise"), 2),
+    # kahan: step 1's t = R(s + y) = 1 + 1/8 is 4k + 1 = 5
+    ([1.0, 0.125], [1.0] * 2, dict(order="kahan"), 5),
+    # exact: the one rounding is t = 0
+    ([1.0, 0.125], [1.0] * 2, dict(order="exact"), 0),
+])
+def test_mac_sr_addition_index(a, b, kw, index):
+    for seed in range(24):                   # the draws differ between indices for some seed
+        for o in (0, 5):
+            v, _ = ref.ref_dot(a, b, acc=E5M2, rounding="sr", seed=seed, element=o, **kw)
+            want = 1.25 if _up(ref.splitmix64(seed, 2 * o), index) else 1.0
+            assert v == want, (kw, seed, o, v)
+
+
+def test_mac_sr_final_pairwise_and_product_index():
+    for seed in range(24):
+        # pairwise n = 3: nodes (1,3) t = 0 and (0,3) t = 1 exact, final 1 + 1/8 is t = n - 1 = 2
+        v, _ = ref.ref_dot([0.0, 0.0, 0.125], [1.0] * 3, acc=E5M2, rounding="sr", seed=seed,
+                           order="pairwise", init=1.0)
+        assert v == (1.25 if _up(ref.splitmix64(seed, 0), 2) else 1.0)
+        # the product of step 2 rounded into e5m2 under sr draws index 2 of SM(s, 2o + 1)
+        for o in (0, 3):
+            v, _ = ref.ref_dot([0.0, 0.0, 1.0], [1.0, 1.0, 1.125], acc=F16, product=E5M2,
+                               rounding="rne", product_rounding="sr", seed=seed, element=o)
+            assert v == (1.25 if _up(ref.splitmix64(seed, 2 * o + 1), 2) else 1.0)
+    assert ref.mac_stream(7, 3, "add") == ref.splitmix64(7, 6)
+    assert ref.mac_stream(7, 3, "product") == ref.splitmix64(7, 7)
+
+
+def test_mac_sr_no_products_no_draw():
+    assert ref.ref_dot([], [], acc=E5M2, rounding="sr", seed=1, init=1.25)[0] == 1.25
+    with pytest.raises(ValueError, match="init"):
+        ref.ref_dot([], [], acc=E5M2, rounding="sr", seed=1, init=1.1)
+    with pytest.raises(ValueError, match="seed"):
+        ref.ref_dot([1.0], [1.0], acc=E5M2, rounding="sr")
+
+
+def test_batch_seed_is_numpy_seed_sequence():
+    rng = np.random.default_rng(11)
+    seeds = [0, 1, 2**32 - 1, 2**32, 2**64 - 1] + [int(v) for v in rng.integers(0, 2**63, 20)]
+    batches = [1, 2, 3, 2**32 - 1, 2**32 + 5, 2**70 + 1] + [int(v) for v in rng.integers(1, 10**6, 5)]
+    for s in seeds:
+        assert ref.batch_seed(s, 0) == s
+        for b in batches:
+            want = int(np.random.SeedSequence([s, b]).generate_state(1, np.uint64)[0])
+            assert ref.batch_seed(s, b) == want, (s, b)
+
+
+def test_top_of_binary64_vs_mpfr():
+    """add/sub/fma whose exact results lie near 2**1024 (ties of binary64 against DBL_MAX,
+    overflow by mode), against MPFR in the four directed/nearest modes, and the TestFloat
+    level-1 vector f64_sub(0xffdffffffffdffff, 0xffefffffffffffff)."""
+    M = 1.7976931348623157e308
+    x = float.fromhex("0x1.ffffffffdffffp+1022")
+    rng = np.random.default_rng(1024)
+    xs = [x, 2.0**970, 3 * 2.0**970, 2.0**1022 + 2.0**970, 2.0**1023 - 2.0**970, 2.0**969,
+          float(np.nextafter(x, 0)), float(np.nextafter(x, np.inf))]
+    xs += [math.ldexp(int(v) | 1, 970) for v in rng.integers(2**51, 2**53, 6)]
+    ys = [M, float(np.nextafter(M, 0)), 2.0**1023, 1.5 * 2.0**1023]
+    pairs = [(sx * a, sy * b) for a in xs for b in ys for sx in (1, -1) for sy in (1, -1)]
+    pairs += [(b, a) for a, b in pairs]
+    triples = [(a, 1.0, b) for a, b in pairs] + [(3.0, a / 3, b) for a, b in pairs]
+    triples += [(M, 2.0, -M), (M, 1.5, -M), (2.0**1023, 4.0, -1.5 * 2.0**1023),
+                (M, 1 - 2.0**-53, -(2.0**970)), (-M, 2.0, M)]
+    ctx = gmpy2.context(precision=53, emax=1024, emin=-1073, subnormalize=True)
+    for mode, rnd in [("rne", gmpy2.RoundToNearest), ("rtz", gmpy2.RoundToZero),
+                      ("ru", gmpy2.RoundUp), ("rd", gmpy2.RoundDown)]:
+        ctx.round = rnd
+        for name, cases, f in [("add", pairs, gmpy2.add), ("sub", pairs, gmpy2.sub),
+                               ("fma", triples, gmpy2.fma)]:
+            for args in cases:
+                with ctx:
+                    exp = float(f(*[gmpy2.mpfr(v, 53) for v in args]))
+                got = ref.ref_op(name, args, *F64, mode)
+                assert bits_equal(got, exp), (name, mode, [v.hex() for v in args], got, exp)
+    tf = (-x, -M)                                          # TestFloat's bit patterns
+    assert np.float64(tf[0]).view(np.uint64) == 0xFFDFFFFFFFFDFFFF
+    assert np.float64(tf[1]).view(np.uint64) == 0xFFEFFFFFFFFFFFFF
+    for mode, bits in [("rne", 0x7FE0000000010000), ("rtz", 0x7FE000000000FFFF),
+                       ("ru", 0x7FE0000000010000), ("rd", 0x7FE000000000FFFF)]:
+        got = ref.ref_op("sub", tf, *F64, mode)
+        assert np.float64(got).view(np.uint64) == bits, (mode, float(got).hex())

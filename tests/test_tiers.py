@@ -32,8 +32,9 @@ def operands(n, fmt, seed, scale=1.0):
     b = fpsim.quantize(rng.standard_normal(n), fmt)
     # constructed trouble: a run of equal large terms (swamping), cancellation to zero,
     # values near the accumulator's overflow and underflow thresholds
-    a[:4] = [64.0, 1.0, -64.0, -1.0]
-    b[:4] = [1.0, 1.0, 1.0, 1.0]
+    m = min(n, 4)
+    a[:m] = [64.0, 1.0, -64.0, -1.0][:m]
+    b[:m] = 1.0
     return a, b
 
 

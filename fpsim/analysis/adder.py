@@ -48,6 +48,8 @@ from ..accumulate import AccumSpec
 from ..formats import Format, accumulator
 from ..orders import Chunked, Sequential
 from ..rounding import as_rounding
+from .._args import check_ints, check_nzr
+from .draws import DISTRIBUTIONS, check_dist, check_m_p
 
 __all__ = ["ROUNDINGS", "DISTRIBUTIONS", "adder_moments", "adder_variance_lost",
            "adder_vrr", "as_adder_spec"]
@@ -55,7 +57,6 @@ __all__ = ["ROUNDINGS", "DISTRIBUTIONS", "adder_moments", "adder_variance_lost",
 #: The adder roundings the model covers.
 ROUNDINGS = ("rne", "rna", "rtz", "ru", "rd", "sr")
 #: Product distributions (zero mean, unit variance), as fpsim.measure_vrr draws them.
-DISTRIBUTIONS = ("gaussian", "uniform", "laplace", "gaussian_product")
 # R_mode(-y) = -R_mirror(y)
 _MIRROR = {"rne": "rne", "rna": "rna", "rtz": "rtz", "ru": "rd", "rd": "ru", "sr": "sr"}
 # Cells of the closure: a grid value s (binade ulp u, spacing below it ub) receives the
@@ -1183,18 +1184,7 @@ def _levels(spec):
 
 
 def _check(spec, m_p, dist, nzr):
-    spec = as_adder_spec(spec)
-    if dist not in DISTRIBUTIONS:
-        raise ValueError(f"dist must be one of {', '.join(DISTRIBUTIONS)}, got {dist!r}")
-    if m_p is not None and (isinstance(m_p, (bool, np.bool_)) or not isinstance(m_p, (int, np.integer))
-                            or not 0 <= m_p <= 52):
-        raise ValueError(f"m_p must be an int in 0..52 or None (unrounded products), got {m_p!r}")
-    if isinstance(nzr, (bool, np.bool_)):
-        raise TypeError(f"nzr must be a real number, got {nzr!r}")
-    nzr = float(nzr)
-    if not 0.0 < nzr <= 1.0:
-        raise ValueError(f"nzr must be in (0, 1] (the fraction of non-zero products), got {nzr!r}")
-    return spec, (None if m_p is None else int(m_p)), dist, nzr
+    return as_adder_spec(spec), check_m_p(m_p), check_dist(dist), check_nzr(nzr)
 
 
 def _moments(ns, spec, m_p, dist, nzr):
@@ -1232,19 +1222,16 @@ def adder_moments(n, spec, *, m_p=5, dist="gaussian", nzr=1.0) -> AdderMoments:
     4150
     """
     spec, m_p, dist, nzr = _check(spec, m_p, dist, nzr)
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n!r}")
-    return _moments([int(n)], spec, m_p, dist, nzr)[0]
+    n = int(check_ints(n, "n", 1, 2**62, scalar=True))
+    return _moments([n], spec, m_p, dist, nzr)[0]
 
 
 def adder_variance_lost(n, spec, *, m_p=5, dist="gaussian", nzr=1.0):
     """n_eff (1 - VRR) under the adder model, in units of one product's variance
     (negative: the adder gains variance); n an int or an array of ints."""
     spec, m_p, dist, nzr = _check(spec, m_p, dist, nzr)
-    arr = np.asarray(n)
+    arr = check_ints(n, "n", 1, 2**62)
     flat = [int(v) for v in arr.ravel()]
-    if any(v < 1 for v in flat):
-        raise ValueError(f"n must be >= 1, got {min(flat)}")
     uniq = sorted(set(flat))
     got = dict(zip(uniq, (r.variance_lost for r in _moments(uniq, spec, m_p, dist, nzr))))
     vals = np.array([got[v] for v in flat]).reshape(arr.shape)
@@ -1254,7 +1241,7 @@ def adder_variance_lost(n, spec, *, m_p=5, dist="gaussian", nzr=1.0):
 def adder_vrr(n, spec, *, m_p=5, dist="gaussian", nzr=1.0):
     """Var(computed sum) / Var(exact sum) under the adder model; n an int or an array."""
     spec, m_p, dist, nzr = _check(spec, m_p, dist, nzr)
-    arr = np.asarray(n)
+    arr = check_ints(n, "n", 1, 2**62)
     flat = [int(v) for v in arr.ravel()]
     uniq = sorted(set(flat))
     got = dict(zip(uniq, (r.vrr for r in _moments(uniq, spec, m_p, dist, nzr))))

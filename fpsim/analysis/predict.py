@@ -18,32 +18,24 @@ The built-in networks and their shapes are documented in docs/theory.md.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
 from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
 
+from .._args import check_int
+from ..text import csv_text, table, to_json
 from .vrr import min_macc
 
 __all__ = ["Conv2d", "Linear", "PredictionRow", "PredictionTable", "networks",
            "network_layers", "predict"]
-
-def _positive(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r:.40}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 def _pair(name, value):
     pair = (value, value) if np.ndim(value) == 0 else tuple(value)
     if len(pair) != 2:
         raise ValueError(f"{name} must be an integer or a pair (h, w), got {value!r}")
-    return tuple(_positive(name, v) for v in pair)
+    return tuple(check_int(v, name, 1) for v in pair)
 
 
 @dataclass(frozen=True)
@@ -66,7 +58,7 @@ class Conv2d:
 
     def __post_init__(self):
         for field in ("in_channels", "out_channels", "groups"):
-            _positive(f"Conv2d.{field}", getattr(self, field))
+            check_int(getattr(self, field), f"Conv2d.{field}", 1)
         for field in ("kernel_size", "output_size"):
             object.__setattr__(self, field, _pair(f"Conv2d.{field}", getattr(self, field)))
         if self.in_channels % self.groups or self.out_channels % self.groups:
@@ -96,7 +88,7 @@ class Linear:
 
     def __post_init__(self):
         for field in ("in_features", "out_features"):
-            _positive(f"Linear.{field}", getattr(self, field))
+            check_int(getattr(self, field), f"Linear.{field}", 1)
 
     def lengths(self, batch: int) -> dict[str, int]:
         """Accumulation length n of the FWD, BWD and GRAD GEMMs."""
@@ -222,27 +214,18 @@ class PredictionTable:
 
     def __str__(self):
         title = " ".join(f"{k}={v}" for k, v in self.settings().items())
-        cells = [("layer", "gemm", "n", "m_acc", f"m_acc(chunk {self.chunk})")]
-        cells += [tuple(map(str, row)) for row in self.rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(5)]
-        lines = ["  ".join([line[0].ljust(widths[0]), line[1].ljust(widths[1])]
-                           + [c.rjust(w) for c, w in zip(line[2:], widths[2:])])
-                 for line in cells]
-        return "\n".join([title] + lines)
+        headers = ("layer", "gemm", "n", "m_acc", f"m_acc(chunk {self.chunk})")
+        return title + "\n" + table(headers, self.rows, align="llrrr")
 
     __repr__ = __str__
 
     def to_csv(self) -> str:
         """The rows as CSV with a header line (settings are not included)."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(PredictionRow._fields)
-        writer.writerows(self.rows)
-        return out.getvalue()
+        return csv_text(PredictionRow._fields, self.rows)
 
     def to_json(self) -> str:
         """Settings and rows as a JSON object; rows are objects keyed by column."""
-        return json.dumps({**self.settings(), "rows": [row._asdict() for row in self.rows]}, indent=1)
+        return to_json({**self.settings(), "rows": [row._asdict() for row in self.rows]})
 
 
 def predict(network, *, batch=None, chunk=64, m_p=5, nzr=1.0, cutoff=50, model="paper",
@@ -304,8 +287,8 @@ def predict(network, *, batch=None, chunk=64, m_p=5, nzr=1.0, cutoff=50, model="
                 raise TypeError(f"network[{i}] must be a Conv2d or Linear, got {type(layer).__name__}")
         if batch is None:
             raise ValueError("batch must be given when network is a list of layers")
-    batch = _positive("batch", batch)
-    chunk = _positive("chunk", chunk)
+    batch = check_int(batch, "batch", 1)
+    chunk = check_int(chunk, "chunk", 1)
 
     entries = [(layer.name or f"layer{i}", gemm, n)
                for i, layer in enumerate(layers) for gemm, n in layer.lengths(batch).items()]

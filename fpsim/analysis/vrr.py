@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from numbers import Real
 
 import numpy as np
+
+from .._args import check_choice, check_cutoff, check_ints, check_nzr, check_real
 
 __all__ = ["MODELS", "SWAMPING_MODELS", "KAPPA_RN", "vrr", "variance_lost", "min_macc"]
 
@@ -212,55 +213,17 @@ def _lost(n, m_acc, m_p, chunk, nzr, model, kappa):
 
 # ---------------------------------------------------------------- argument checks
 
-def _whole(name, value, low, high):
-    """value as an int64 array, after checking it holds whole numbers in [low, high]."""
-    arr = np.asarray(value)
-    if arr.dtype.kind == "O":  # Python ints too large for int64 arrive as objects
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            pass
-    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must be an integer or an array of integers, "
-                        f"got {type(value).__name__} {value!r:.60}")
-    if arr.dtype.kind == "f":
-        bad = ~np.isfinite(arr) | (arr != np.round(arr))
-        if bad.any():
-            raise ValueError(f"{name} must be a whole number, got {arr[bad].flat[0].item()!r}")
-    for bad, rule in ((arr < low, f">= {low}"), (arr > high, f"<= {high}")):
-        if bad.any():
-            raise ValueError(f"{name} must be {rule}, got {arr[bad].flat[0].item()!r}")
-    return arr.astype(np.int64)
-
-
-def _whole_scalar(name, value, low, high):
-    if np.ndim(value) != 0:
-        raise TypeError(f"{name} must be a single integer, got {value!r:.60}")
-    return int(_whole(name, value, low, high))
-
-
-def _real(name, value):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (Real, np.number)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__} {value!r:.60}")
-    return float(value)
-
-
 def _checked(n, m_acc, m_p, chunk, nzr, model, kappa):
-    if model not in SWAMPING_MODELS:
-        raise ValueError(f"model must be one of {', '.join(map(repr, MODELS))}, got {model!r}")
-    n = _whole("n", n, 1, _N_MAX)
-    m_acc = None if m_acc is None else _whole("m_acc", m_acc, 0, _BITS_MAX)
-    m_p = _whole_scalar("m_p", m_p, 0, _BITS_MAX)
-    nzr = _real("nzr", nzr)
-    if not 0.0 < nzr <= 1.0:
-        raise ValueError(f"nzr must be in (0, 1] (the fraction of non-zero products), got {nzr!r}")
-    kappa = _real("kappa", kappa)
-    if not 0.0 < kappa < math.inf:
-        raise ValueError(f"kappa must be positive and finite, got {kappa!r}")
+    model = check_choice(model, "model", MODELS)
+    n = check_ints(n, "n", 1, _N_MAX)
+    m_acc = None if m_acc is None else check_ints(m_acc, "m_acc", 0, _BITS_MAX)
+    m_p = int(check_ints(m_p, "m_p", 0, _BITS_MAX, scalar=True))
+    nzr = check_nzr(nzr)
+    kappa = check_real(kappa, "kappa", 0.0, math.inf, low_open=True, high_open=True)
     if chunk is not None:
-        chunk = _whole_scalar("chunk", chunk, 1, _N_MAX)
+        chunk = int(check_ints(chunk, "chunk", 1, _N_MAX, scalar=True))
         if n.size and chunk > n.min():
-            raise ValueError(f"chunk must be <= n (use chunk=None for a single sum), "
+            raise ValueError(f"chunk must satisfy chunk <= n (use chunk=None for a single sum), "
                              f"got chunk={chunk} with n={int(n.min())}")
     return n, m_acc, m_p, chunk, nzr, model, kappa
 
@@ -373,10 +336,8 @@ def min_macc(n, *, m_p, chunk=None, nzr=1.0, cutoff=50, model="paper", m_max=52,
         raise ValueError(f"the swamping models describe a round-to-nearest-even adder; "
                          f"use model='adder' for rounding={rounding!r}")
     n, _, m_p, chunk, nzr, model, kappa = _checked(n, None, m_p, chunk, nzr, model, kappa)
-    cutoff = _real("cutoff", cutoff)
-    if not 1.0 < cutoff < math.inf:
-        raise ValueError(f"cutoff must be > 1 and finite, got {cutoff!r}")
-    m_max = _whole_scalar("m_max", m_max, 0, _BITS_MAX)
+    cutoff = check_cutoff(cutoff)
+    m_max = int(check_ints(m_max, "m_max", 0, _BITS_MAX, scalar=True))
     fraction, n_eff = _lost(n[..., None], np.arange(m_max + 1), m_p, chunk, nzr, model, kappa)
     ok = n_eff * fraction <= math.log(cutoff)
     if not ok[..., -1].all():
@@ -417,11 +378,11 @@ def _adder_values(kind, n, spec, m_p, chunk, nzr, dist, rounding):
     from .adder import adder_variance_lost, adder_vrr, as_adder_spec
     from ..accumulate import AccumSpec
     fn = adder_vrr if kind == "vrr" else adder_variance_lost
-    n = _whole("n", n, 1, _N_MAX)
+    n = check_ints(n, "n", 1, _N_MAX)
     if isinstance(spec, AccumSpec):
         values = fn(n, as_adder_spec(spec, chunk, rounding), m_p=m_p, dist=dist, nzr=nzr)
         return _output(np.asarray(values, dtype=np.float64), n)
-    m_acc = _whole("m_acc", spec, 0, 52)
+    m_acc = check_ints(spec, "m_acc", 0, 52)
     nb, mb = np.broadcast_arrays(n, m_acc)
     out = np.empty(nb.shape)
     for m in np.unique(mb):
@@ -435,11 +396,9 @@ def _adder_min_macc(n, m_p, chunk, nzr, cutoff, m_max, rounding, dist):
     at m_acc and at m_acc + 1, searched from the paper model's answer (one table per m_acc
     tried, shared by every n)."""
     from .adder import adder_variance_lost, as_adder_spec
-    n = _whole("n", n, 1, _N_MAX)
-    cutoff = _real("cutoff", cutoff)
-    if not 1.0 < cutoff < math.inf:
-        raise ValueError(f"cutoff must be > 1 and finite, got {cutoff!r}")
-    m_max = _whole_scalar("m_max", m_max, 0, 52)
+    n = check_ints(n, "n", 1, _N_MAX)
+    cutoff = check_cutoff(cutoff)
+    m_max = int(check_ints(m_max, "m_max", 0, _BITS_MAX, scalar=True))
     limit = math.log(cutoff)
     flat = [int(v) for v in n.ravel()]
     cache = {}

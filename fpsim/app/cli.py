@@ -9,14 +9,15 @@ Errors are one line on stderr, ``fpsim: error: ...``.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import math
 import os
-import struct
 import sys
 from fractions import Fraction
+
+from .._args import (check_choice, check_cutoff, check_int, check_nan_for_finite, check_nzr,
+                     check_seed, check_trials)
+from ..text import csv_text, table, to_json
 
 __all__ = ["main"]
 
@@ -51,73 +52,104 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _format_arg(text: str):
+def _library_type(parse, check, hint=""):
+    """An argparse type: the text as ``parse`` reads it (None if it cannot), then ``check``ed
+    as the library checks that parameter; a refusal is the library's message (with
+    ``hint`` when the text could not be read), which argparse prefixes with the flag."""
+    def read(text):
+        value = parse(text)
+        try:
+            return check(text if value is None else value)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(f"{exc}{hint if value is None else ''}") from None
+    read.__name__ = getattr(check, "__name__", "value")
+    return read
+
+
+def _read_format(text: str):
     from ..formats import Format
-    try:
-        return Format.parse(text)
-    except (ValueError, TypeError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Format.parse(text)
 
 
-def _rounding_arg(text: str):
+def _read_rounding(text: str):
     from ..rounding import as_rounding
-    try:
-        return as_rounding(text)
-    except (ValueError, TypeError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    return as_rounding(text)
 
 
-def _int_arg(text: str, low: int = 0, what: str = "an integer") -> int:
+_format_arg = _library_type(lambda t: None, _read_format)
+_rounding_arg = _library_type(lambda t: None, _read_rounding)
+
+
+def _read_int(text: str):
+    """An integer as typed: 576, 1_000, 2^10 or 2**10; None if the text is not one."""
     t = text.strip().replace("_", "")
     try:
         if "^" in t or "**" in t:
             base, exp = t.replace("**", "^").split("^")
-            value = int(base) ** int(exp)
-        else:
-            value = int(t)
+            return int(base) ** int(exp)
+        return int(t)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {what} (e.g. 576 or 2^10), got {text!r}") from None
-    if value < low:
-        raise argparse.ArgumentTypeError(f"expected {what} >= {low}, got {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    """A length or trial count: an integer >= 1, '2^10' allowed."""
-    return _int_arg(text, 1, "a positive integer")
-
-
-def _bits_list(text: str) -> list[int]:
-    """Mantissa widths: '6', '4..12' (inclusive range) or '4,6,8'."""
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if ".." in part:
-            lo, hi = (_int_arg(p, 0, "a bit count") for p in part.split("..", 1))
-            if hi < lo:
-                raise argparse.ArgumentTypeError(f"empty range {part!r}: write low..high")
-            out.extend(range(lo, hi + 1))
-        elif part:
-            out.append(_int_arg(part, 0, "a bit count"))
-    return out
-
-
-def _count_list(text: str) -> list[int]:
-    return [_count(p) for p in text.split(",") if p.strip()]
-
-
-def _mp_arg(text: str):
-    """Product mantissa bits, or 'none' for unrounded float64 products."""
-    if text.strip().lower() in ("none", "exact", "-"):
         return None
-    return _int_arg(text, 0, "a bit count")
 
 
-def _chunk_arg(text: str):
-    """A chunk length, or 'none' for a single sequential sum."""
-    if text.strip().lower() in ("none", "no", "off", "-", "0"):
+def _read_real(text: str):
+    try:
+        return float(text)
+    except ValueError:
         return None
-    return _int_arg(text, 1, "a chunk length")
+
+
+def _int_arg(name: str, low=None, high=None, *, check=None, none=()):
+    """The argparse type of the integer parameter ``name`` (checked by ``check``, default
+    the library's check of an integer in [low, high]); the words in ``none`` mean None."""
+    check = check or (lambda v: check_int(v, name, low, high))
+
+    def parse(text):
+        return _read_int(text)
+    typed = _library_type(parse, check, " (write e.g. 576 or 2^10)")
+    if not none:
+        return typed
+
+    def read(text):
+        return None if text.strip().lower() in none else typed(text)
+    return read
+
+
+def _real_arg(check):
+    return _library_type(_read_real, check)
+
+
+def _int_list(name: str, low: int, *, ranges: bool = False):
+    """A comma-separated list of integers ``name`` (with ``ranges``: '4..12' inclusive too)."""
+    one = _int_arg(name, low)
+
+    def read(text):
+        out = []
+        for part in text.split(","):
+            part = part.strip()
+            if ranges and ".." in part:
+                lo, hi = (one(p) for p in part.split("..", 1))
+                if hi < lo:
+                    raise argparse.ArgumentTypeError(f"empty range {part!r}: write low..high")
+                out.extend(range(lo, hi + 1))
+            elif part:
+                out.append(one(part))
+        return out
+    return read
+
+
+_NONE_WORDS = ("none", "exact", "-")          # --m-p: unrounded float64 products
+_NO_CHUNK_WORDS = ("none", "no", "off", "-", "0")
+
+_n_list = _int_list("n", 1)
+_m_acc_list = _int_list("m_acc", 0, ranges=True)
+_seed_arg = _int_arg("seed", check=check_seed)
+_trials_arg = _int_arg("trials", check=check_trials)
+_nzr_arg = _real_arg(check_nzr)
+_cutoff_arg = _real_arg(check_cutoff)
+_mp_arg = _int_arg("m_p", 0, none=_NONE_WORDS)
+_chunk_arg = _int_arg("chunk", 1, none=_NO_CHUNK_WORDS)
+_exp_bits_arg = _int_arg("exp_bits", 1, 11)
 
 
 def _flatten(values):
@@ -134,6 +166,23 @@ def _unique(values):
             seen.add(v)
             out.append(v)
     return out
+
+
+def _add_monte_carlo(p, trials, *, m_p=True, cutoff=True, plot=False, seed=0):
+    """The flags every Monte Carlo command shares, and --json/--csv."""
+    p.add_argument("--trials", type=_trials_arg, default=trials, help="Monte Carlo trials per point")
+    if m_p:
+        p.add_argument("--m-p", type=_mp_arg, default=5,
+                       help="product mantissa bits ('none': float64 products)")
+    if cutoff:
+        p.add_argument("--cutoff", type=_cutoff_arg, default=50.0,
+                       help="cut-off on exp(variance lost)")
+    p.add_argument("--seed", type=_seed_arg, default=seed, help="random seed")
+    if plot:
+        p.add_argument("--plot", metavar="FILE",
+                       help="also draw variance lost against n into FILE (PNG)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    _add_output(p)
 
 
 def _add_output(p, csv_ok: bool = True):
@@ -170,61 +219,9 @@ def _pow2(x: float) -> str:
     return repr(x)
 
 
-def _table(headers, rows, right=None) -> str:
-    cells = [list(map(str, headers))] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    right = right if right is not None else [False] + [True] * (len(headers) - 1)
-    lines = []
-    for k, r in enumerate(cells):
-        lines.append("  ".join(c.rjust(w) if right[i] else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _json_default(o):
-    import numpy as np
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if hasattr(o, "to_dict"):
-        return o.to_dict()
-    if hasattr(o, "_asdict"):
-        return o._asdict()
-    return str(o)
-
-
-def _json_clean(o):
-    """JSON has no inf/NaN: write them as strings."""
-    if isinstance(o, float) and (math.isinf(o) or math.isnan(o)):
-        return str(o)
-    if isinstance(o, dict):
-        return {k: _json_clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_json_clean(v) for v in o]
-    return o
-
-
-def _dumps(obj) -> str:
-    obj = json.loads(json.dumps(obj, default=_json_default))
-    return json.dumps(_json_clean(obj), indent=1, allow_nan=False)
-
-
 def _records_csv(records) -> str:
     """CSV of a list of flat dicts (the keys of the first one are the header)."""
-    return _csv_text(list(records[0]), [list(r.values()) for r in records])
-
-
-def _csv_text(headers, rows) -> str:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(headers)
-    w.writerows(rows)
-    return out.getvalue()
+    return csv_text(list(records[0]), [list(r.values()) for r in records])
 
 
 def _progress(args, label):
@@ -273,9 +270,9 @@ def cmd_formats(args) -> int:
         sys.stdout.write(_records_csv(records))
         return EXIT_OK
     if args.json:
-        print(_dumps(records))
+        print(to_json(records))
         return EXIT_OK
-    print(_table(headers, rows, right=[False, False] + [True] * 8 + [False, False]))
+    print(table(headers, rows, align="ll" + "r" * 8 + "ll", rule=True))
     if not args.names:
         print("\naccumulator(m) is the paper's (1, 6, m) accumulator: "
               "fpsim.formats.accumulator(m) or the name e6m<m>.\n"
@@ -288,11 +285,7 @@ def cmd_formats(args) -> int:
 
 def _parse_value(text: str):
     """(float64 value, None) for a token float64 reads exactly (inf, nan, hex floats, zero),
-    (None, exact Fraction) otherwise.
-
-    A decimal or fraction that float64 cannot hold exactly is first rounded to float64 *to
-    odd*, which makes the second rounding into any format with at least two fewer bits
-    (man_bits <= 50) exactly the rounding of the real number you typed."""
+    (None, exact Fraction) otherwise."""
     t = text.strip()
     low = t.lower().lstrip("+-")
     if low in ("inf", "infinity", "nan"):
@@ -312,22 +305,46 @@ def _parse_value(text: str):
     return None, exact
 
 
-def _round_to_odd_double(x: Fraction) -> float:
-    """x rounded into float64 with round-to-odd (exact when x is a double)."""
+_TINY = math.ulp(0.0)            # 2^-1074, the smallest positive double
+
+
+def _double_double(x: Fraction, fine: bool) -> tuple[float, float]:
+    """(hi, lo): two doubles whose exact sum the library (fpsim.add) rounds into a format
+    as it would round the real number x; ``fine``: the format's quantum is below 2^-1072
+    (11 exponent bits and man_bits >= 51), which the last rule below needs to know.
+
+    hi is the double nearest x, lo the rest x - hi to nearest, kept where the rest lies
+    relative to the doubles and their midpoints (the only points any format rounds at): lo
+    is 0 only if the rest is, and |lo| is half the gap from hi to its neighbour only if
+    |rest| is. That needs a double strictly between 0 and the half gap, which there is
+    unless |hi| < 2^-1020. There, a rest that is not a double cannot be held by a double:
+    hi + lo is then x rounded to odd at 2^-1074, which every format with a quantum
+    >= 2^-1072 rounds as it rounds x; for ``fine`` formats no two doubles do, and hi alone
+    (the nearest double) is used, exact for binary64 under rne, else possibly one unit off.
+    """
     big = sys.float_info.max
     try:
-        f = float(x)
+        hi = float(x)                     # nearest (Python rounds a Fraction correctly)
+    except OverflowError:                 # beyond the doubles: rounds as max + more
+        hi = -big if x < 0 else big
+    rest = x - Fraction(hi)
+    if not rest:
+        return hi, math.copysign(0.0, hi)
+    sign = -1.0 if rest < 0 else 1.0
+    try:
+        lo = float(rest)
     except OverflowError:
-        return math.copysign(big, x)
-    if math.isinf(f):
-        return math.copysign(big, x)
-    if Fraction(f) == x:
-        return f
-    t = f if abs(Fraction(f)) < abs(x) else math.nextafter(f, 0.0)
-    bits = struct.unpack("<Q", struct.pack("<d", t))[0]
-    if bits & 1 == 0:
-        t = math.nextafter(t, math.copysign(math.inf, x))
-    return t
+        lo = sign * big
+    if Fraction(lo) == rest:
+        return hi, lo
+    half = abs(math.nextafter(hi, sign * math.inf) - hi) / 2
+    if half > _TINY:
+        lo = sign * min(max(abs(lo), _TINY), math.nextafter(half, 0.0))
+    elif fine:
+        lo = math.copysign(0.0, hi)
+    else:
+        lo = 0.0 if math.ldexp(hi, 1074) % 2 else sign * _TINY
+    return hi, lo
 
 
 def _bit_string(code: int, f) -> str:
@@ -337,7 +354,8 @@ def _bit_string(code: int, f) -> str:
 
 def cmd_quantize(args) -> int:
     import numpy as np
-    from ..quantize import encode, quantize
+    from ..arith import add
+    from ..quantize import encode
     f, mode = args.format, args.rounding
     tokens = list(args.values)
     if not tokens or tokens == ["-"]:
@@ -347,20 +365,21 @@ def cmd_quantize(args) -> int:
         tokens = sys.stdin.read().replace(",", " ").split()
         if not tokens:
             raise UsageError("quantize: no values on standard input")
-    carriers, exacts = [], []
-    direct = f.man_bits > 50 or f.emin - f.man_bits < -1072
+    his, los, exacts = [], [], []
+    fine = f.emin - f.man_bits < -1072
     for t in tokens:
         value, exact = _parse_value(t)
-        if exact is not None:
-            value = float(exact) if direct else _round_to_odd_double(exact)
-        carriers.append(value)
+        hi, lo = (value, math.copysign(0.0, value)) if exact is None else _double_double(exact, fine)
+        his.append(hi)
+        los.append(lo)
         exacts.append(exact)
-    q = quantize(np.array(carriers, dtype=np.float64), f, mode, saturate=args.saturate,
-                 seed=args.seed)
+    check_nan_for_finite(f, np.array(his), "the input")
+    # the typed value, exactly hi + lo, rounded once
+    q = add(np.array(his), np.array(los), f, mode, saturate=args.saturate, seed=args.seed)
     codes = encode(q, f)
     records, rows = [], []
     hexw = (f.bits + 3) // 4
-    for t, x, e, v, c in zip(tokens, carriers, exacts, q.tolist(), np.atleast_1d(codes).tolist()):
+    for t, x, e, v, c in zip(tokens, his, exacts, q.tolist(), np.atleast_1d(codes).tolist()):
         if e is not None and math.isfinite(v):
             err = float(Fraction(v) - e) if abs(e) < 2**1024 else None
         elif math.isfinite(v) and math.isfinite(x):
@@ -373,14 +392,14 @@ def cmd_quantize(args) -> int:
         rows.append([t, repr(v), rec["hex"], rec["bits"], _fmt_num(err, 4)])
     headers = ["input", "rounded", "code", "sign exponent mantissa", "rounded - input"]
     if args.json:
-        print(_dumps({"format": f.name, "rounding": str(mode), "saturate": args.saturate,
+        print(to_json({"format": f.name, "rounding": str(mode), "saturate": args.saturate,
                       "values": records}))
     elif args.csv:
         sys.stdout.write(_records_csv(records))
     else:
         print(f"format {f.name} (e={f.exp_bits} m={f.man_bits} bias={f.bias} {f.flavour}), "
               f"rounding {mode}{', saturating' if args.saturate else ''}")
-        print(_table(headers, rows, right=[False, True, True, False, True]))
+        print(table(headers, rows, align="lrrlr", rule=True))
     return EXIT_OK
 
 
@@ -453,14 +472,14 @@ def cmd_dot(args) -> int:
             "product": args.product.name if args.product else "exact",
             "rounding": str(args.rounding), "exact": exact}
     if args.json:
-        print(_dumps({**info, "rows": records}))
+        print(to_json({**info, "rows": records}))
     elif args.csv:
         sys.stdout.write(_records_csv(records))
     else:
         print(f"{info['n']} products ({source}); accumulator {info['acc']}, products "
               f"{info['product']}, rounding {info['rounding']}")
         print(f"exact sum of the exact products (rounded once to float64): {exact!r}\n")
-        print(_table(headers, rows))
+        print(table(headers, rows, rule=True))
         print("\nfull swamp: additions whose addend vanished entirely (s + p rounded back to s);"
               "\npartial swamp: the addend survived but lost low bits.")
     return EXIT_OK
@@ -497,14 +516,14 @@ def cmd_vrr(args) -> int:
     headers = ["n", "chunk", "m_acc", "VRR", "1-VRR", "var. lost", "exp(var. lost)",
                f"<= {args.cutoff:g}", "knee m_acc"]
     if args.json:
-        print(_dumps({"m_p": args.m_p, "model": args.model, "nzr": args.nzr,
+        print(to_json({"m_p": args.m_p, "model": args.model, "nzr": args.nzr,
                       "cutoff": args.cutoff, "rows": records, "knees": knees}))
     elif args.csv:
         sys.stdout.write(_records_csv(records))
     else:
         print(f"analytical VRR, model {args.model!r}, m_p={args.m_p}, nzr={args.nzr:g}; "
               f"variance lost = n(1-VRR) in units of one product's variance")
-        print(_table(headers, rows))
+        print(table(headers, rows, rule=True))
         print(f"\nknee m_acc = the smallest m_acc with exp(variance lost) <= {args.cutoff:g} "
               "(Sakr et al., ICLR 2019).")
     return EXIT_OK
@@ -519,22 +538,22 @@ def cmd_predict(args) -> int:
                       cutoff=args.cutoff, model=args.model) for n in names]
     if args.json:
         out = [json.loads(t.to_json()) for t in tables]
-        print(_dumps(out[0] if len(out) == 1 else out))
+        print(to_json(out[0] if len(out) == 1 else out))
         return EXIT_OK
     if args.csv:
         if len(tables) == 1:
             sys.stdout.write(tables[0].to_csv())
         else:
             rows = [[t.network, *r] for t in tables for r in t.rows]
-            sys.stdout.write(_csv_text(["network", *tables[0].rows[0]._fields], rows))
+            sys.stdout.write(csv_text(["network", *tables[0].rows[0]._fields], rows))
         return EXIT_OK
     for k, t in enumerate(tables):
         if k:
             print()
         if args.summary:
             print(" ".join(f"{a}={b}" for a, b in t.settings().items()))
-            print(_table(["gemm", "n (max)", "m_acc (max)", f"m_acc chunk {t.chunk} (max)"],
-                         _summary_rows(t)))
+            print(table(["gemm", "n (max)", "m_acc (max)", f"m_acc chunk {t.chunk} (max)"],
+                        _summary_rows(t), rule=True))
         else:
             print(t)
     return EXIT_OK
@@ -551,38 +570,20 @@ def _summary_rows(table):
 
 # ------------------------------------------------------------------ fpsim measure / sweep
 
-def _measure_module():
-    try:
-        from ..analysis import measure
-    except ImportError as exc:  # pragma: no cover - while fpsim.measure is being built
-        raise RuntimeError(f"the Monte Carlo module fpsim.measure is not available ({exc})") from None
-    return measure
-
-
-def _accum_spec(m_acc, exp_bits, chunk, rounding):
-    from ..accumulate import AccumSpec
-    from ..formats import accumulator
-    acc = accumulator(m_acc, exp_bits)
-    if chunk is None:
-        return AccumSpec(acc, rounding=rounding)
-    return AccumSpec(acc, rounding=rounding, order="chunked", chunk=chunk)
-
-
 def cmd_measure(args) -> int:
-    from ..analysis.vrr import variance_lost
-    measure = _measure_module()
+    from ..analysis.draws import model_m_p
+    from ..analysis.measure import measure_vrr
+    from ..analysis.sweep import analytic, spec_for
     records, rows = [], []
     ns = _unique(_flatten(args.n))
     m_accs = _unique(_flatten(args.m_acc))
     with _progress(args, "measure") as bar:
         todo = [(n, m) for n in ns for m in m_accs]
         for k, (n, m) in enumerate(todo):
-            spec = _accum_spec(m, args.exp_bits, args.chunk, args.rounding)
-            res = measure.measure_vrr(n, spec, trials=args.trials, dist=args.dist, m_p=args.m_p,
-                                      nzr=args.nzr, seed=args.seed)
-            mp = args.m_p if args.m_p is not None else 52
-            c = args.chunk if args.chunk is not None and args.chunk < n else None
-            model = variance_lost(n, m, m_p=mp, chunk=c, nzr=args.nzr)
+            res = measure_vrr(n, spec_for(m, args.chunk, args.rounding, args.exp_bits),
+                              trials=args.trials, dist=args.dist, m_p=args.m_p, nzr=args.nzr,
+                              seed=args.seed)
+            model = analytic(n, m, args.chunk, model_m_p(args.m_p), args.nzr, "paper")
             d = res.to_dict()
             d["model_variance_lost"] = model
             records.append(d)
@@ -598,7 +599,7 @@ def cmd_measure(args) -> int:
     headers = ["n", "chunk", "m_acc", "VRR", "95% CI", "var. lost", "95% CI", "model",
                "full swamp", "partial swamp"]
     if args.json:
-        print(_dumps(records[0] if len(records) == 1 else records))
+        print(to_json(records[0] if len(records) == 1 else records))
     elif args.csv:
         flat = [{k: v for k, v in r.items() if not isinstance(v, (dict, list, tuple))} for r in records]
         sys.stdout.write(_records_csv(flat))
@@ -606,47 +607,110 @@ def cmd_measure(args) -> int:
         print(f"Monte Carlo VRR: {args.trials} trials of {args.dist} products"
               f"{f' rounded to m_p={args.m_p}' if args.m_p is not None else ''}, accumulator "
               f"e{args.exp_bits}m<m_acc>, rounding {args.rounding}, seed {args.seed}")
-        print(_table(headers, rows))
+        print(table(headers, rows, rule=True))
         print("\nvar. lost = n(1 - VRR) in units of one product's variance; 'model' is the "
               "analytical full + partial swamping value (fpsim.variance_lost).")
     return EXIT_OK
 
 
+def _print_knees(sweep_table, cutoff):
+    rows = [[k["n"], k["chunk"] or "-", k["rounding"], k["dist"], _fmt_num(k["knee"]),
+             _fmt_num(k["knee_hi"]), _fmt_num(k["knee_lo"]), k["min_macc"]]
+            for k in sweep_table.knee(cutoff=cutoff)]
+    print(f"knee: smallest m_acc of the sweep from which every measured variance lost is "
+          f"<= ln {cutoff:g}\n(conservative/optimistic: the same on the intervals' "
+          "tops/bottoms; '-': not reached)")
+    print(table(["n", "chunk", "rounding", "dist", "measured", "conservative", "optimistic",
+                 "analytical"], rows, rule=True))
+
+
+def _plot_sweep(sweep_table, args):
+    if args.plot:
+        from . import plots
+        plots.sweep_plot(sweep_table.rows, args.plot, cutoff=args.cutoff, m_p=args.m_p,
+                         trials=args.trials)
+        print(f"figure written to {args.plot}", file=sys.stderr)
+
+
 def cmd_sweep(args) -> int:
-    measure = _measure_module()
+    from ..analysis.sweep import sweep
     ns = _unique(_flatten(args.n))
     m_accs = _unique(_flatten(args.m_acc))
     with _progress(args, "sweep") as bar:
-        table = measure.sweep(ns, m_accs, chunks=tuple(_unique(args.chunk)),
-                              roundings=tuple(str(r) for r in _unique(args.rounding)),
-                              dists=tuple(_unique(args.dist)), trials=args.trials,
-                              m_p=args.m_p, exp_bits=args.exp_bits, seed=args.seed, progress=bar)
-    if args.plot:
-        from . import plots
-        plots.sweep_plot(table.rows, args.plot, cutoff=args.cutoff, m_p=args.m_p,
-                         trials=args.trials)
+        result = sweep(ns, m_accs, chunks=tuple(_unique(args.chunk)),
+                       roundings=tuple(str(r) for r in _unique(args.rounding)),
+                       dists=tuple(_unique(args.dist)), trials=args.trials, m_p=args.m_p,
+                       exp_bits=args.exp_bits, nzr=args.nzr, seed=args.seed, progress=bar)
     if args.json:
-        print(table.to_json())
+        print(result.to_json())
     elif args.csv:
-        sys.stdout.write(table.to_csv())
+        sys.stdout.write(result.to_csv())
     else:
         cols = [c for c, many in (("dist", len(set(args.dist)) > 1),
                                   ("rounding", len(set(args.rounding)) > 1)) if many]
         cols += ["chunk", "n", "m_acc", "vrr", "variance_lost", "vl_lo", "vl_hi", "vl_paper",
                  "full", "partial", "additions"]
-        print(table.format(columns=cols))
+        print(result.format(columns=cols))
         print("\nvariance_lost = n(1 - VRR), 95% interval [vl_lo, vl_hi]; vl_paper: the analytical "
-              "value; full/partial: swamping counts over all trials")
-        rows = [[k["n"], k["chunk"] or "-", k["rounding"], k["dist"], _fmt_num(k["knee"]),
-                 _fmt_num(k["knee_hi"]), _fmt_num(k["knee_lo"]), k["min_macc"]]
-                for k in table.knee(cutoff=args.cutoff)]
-        print(f"\nknee: smallest m_acc of the sweep from which every measured variance lost is "
-              f"<= ln {args.cutoff:g}\n(conservative/optimistic: the same on the intervals' "
-              "tops/bottoms; '-': not reached)")
-        print(_table(["n", "chunk", "rounding", "dist", "measured", "conservative", "optimistic",
-                      "analytical"], rows))
-    if args.plot:
-        print(f"figure written to {args.plot}", file=sys.stderr)
+              "value; full/partial: swamping counts over all trials\n")
+        _print_knees(result, args.cutoff)
+    _plot_sweep(result, args)
+    return EXIT_OK
+
+
+def cmd_figure2(args) -> int:
+    from ..analysis.figure import figure2
+    with _progress(args, "figure2") as bar:
+        fig = figure2(ns=_unique(_flatten(args.n)), m_accs=_unique(_flatten(args.m_acc)),
+                      chunk=args.chunk, trials=args.trials, m_p=args.m_p, seed=args.seed,
+                      cutoff=args.cutoff, progress=bar)
+    if args.json:
+        print(to_json(fig))
+    elif args.csv:
+        sys.stdout.write(fig.table.to_csv())
+    else:
+        print(f"Figure 2 (Sakr et al., ICLR 2019): {len(fig.table)} measured points, "
+              f"{fig.trials} trials each, {fig.seconds:.1f} s; single sums and chunks of "
+              f"{fig.chunk}, m_p = {fig.m_p}, seed {fig.seed}\n")
+        _print_knees(fig.table, fig.cutoff)
+    _plot_sweep(fig.table, args)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------ fpsim compare / calibrate
+
+def cmd_compare(args) -> int:
+    from ..analysis.compare import comparison_grid, comparison_markdown
+    with _progress(args, "compare") as bar:
+        result = comparison_grid(trials=args.trials, m_p=args.m_p, seed=args.seed, progress=bar)
+    if args.json:
+        print(result.to_json())
+    elif args.csv:
+        sys.stdout.write(result.to_csv())
+    else:
+        sys.stdout.write(comparison_markdown(result, cutoff=args.cutoff))
+    return EXIT_OK
+
+
+_CALIBRATION_COLUMNS = ("dist", "m_p", "chunk", "n", "m_acc", "variance_lost", "vl_paper",
+                        "ratio", "ratio_lo", "ratio_hi")
+
+
+def cmd_calibrate(args) -> int:
+    from ..analysis.compare import calibration
+    from ..analysis.sweep import SweepTable
+    with _progress(args, "calibrate") as bar:
+        rows, band = calibration(trials=args.trials, seed=args.seed, progress=bar)
+    if args.json:
+        print(to_json({"trials": args.trials, "seed": args.seed, "band": band, "rows": rows}))
+    elif args.csv:
+        sys.stdout.write(_records_csv(rows))
+    else:
+        print(SweepTable(rows=rows, columns=_CALIBRATION_COLUMNS).format())
+        ratios = sorted(r["ratio"] for r in rows)
+        print(f"\n{len(rows)} cells in the regime (fpsim.paper_regime); ratio measured/paper: "
+              f"median {ratios[len(ratios) // 2]:.3g}, range of the estimates {ratios[0]:.3g}.."
+              f"{ratios[-1]:.3g}, band of the 95% intervals {band[0]:.3g}..{band[1]:.3g}")
     return EXIT_OK
 
 
@@ -673,6 +737,9 @@ examples:
   fpsim predict resnet18 --summary
   fpsim measure --n 4608 --m-acc 8 9 --trials 2000 --m-p 5
   fpsim sweep --n 256 1024 4096 --m-acc 6..10 --trials 500 --plot fig2.png
+  fpsim figure2 --plot fig2.png     the paper's Figure-2 grid, measured
+  fpsim compare --trials 2000       the tables of docs/measured-vrr.md
+  fpsim calibrate --trials 5000     the model's error band
 
 exit status: 0 success, 1 runtime failure, 2 invalid usage or argument values.
 Every command takes --help; tables by default, --json / --csv for machines."""
@@ -681,7 +748,8 @@ Every command takes --help; tables by default, --json / --csv for machines."""
 def _build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from ..orders import ORDER_NAMES
-    from ..analysis.measure import DISTRIBUTIONS
+    from ..analysis.compare import CALIBRATION
+    from ..analysis.draws import DISTRIBUTIONS, check_dist
     from ..analysis.predict import networks
     from ..analysis.vrr import MODELS
 
@@ -690,6 +758,8 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Bit-accurate reduced-precision floating point, and the variance retention "
                     "ratio (VRR) analysis of accumulator precision (Sakr et al., ICLR 2019).")
     parser.add_argument("--version", action="version", version=f"fpsim {__version__}")
+    dist_arg = _library_type(lambda t: None, check_dist)
+    model_arg = _library_type(lambda t: None, lambda v: check_choice(v, "model", MODELS))
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def command(name, help, epilog, description=None):
@@ -713,16 +783,16 @@ def _build_parser() -> argparse.ArgumentParser:
                 "  fpsim quantize 0.3 0.3 0.3 --format e5m2 --rounding sr --seed 7\n"
                 "  echo 0.1 0.2 | fpsim quantize - --format bfloat16 --json\n\n"
                 "Inputs are decimals, fractions (1/3), hex floats (0x1.8p3), inf or nan. The\n"
-                "real number you type is rounded once into the format (for man_bits <= 50:\n"
-                "via round-to-odd into float64, which is exact; wider formats read the\n"
-                "nearest double).")
+                "real number you type is rounded once into the format: it is held as two\n"
+                "doubles that round like it, and fpsim.add rounds their exact sum (exact except\n"
+                "for some inputs below 2^-1020 into e11m51 and binary64).")
     p.add_argument("values", nargs="*", metavar="VALUE", help="numbers to round; '-' reads stdin")
     p.add_argument("--format", "-f", type=_format_arg, default="fp16",
                    help="target format: a preset or e<E>m<M>[fn|fnuz|finite]")
     p.add_argument("--rounding", "-r", type=_rounding_arg, default="rne",
                    help="rne, rna, rtz, ru, rd, rto or sr")
     p.add_argument("--saturate", action="store_true", help="clamp overflow to +-max")
-    p.add_argument("--seed", type=_int_arg, default=None, help="seed of stochastic rounding (sr)")
+    p.add_argument("--seed", type=_seed_arg, default=None, help="seed of stochastic rounding (sr)")
     _add_output(p)
     p.set_defaults(func=cmd_quantize)
 
@@ -735,7 +805,7 @@ def _build_parser() -> argparse.ArgumentParser:
                 "  fpsim dot --n 1000 --acc fp16 --product e5m2 --rounding rtz --json\n\n"
                 "Random operands are drawn with --seed and rounded into --operand (default the\n"
                 "paper's (1,5,2) FP8, e5m2); the exact sum of the products is the reference.")
-    p.add_argument("--n", type=_count, default=4096, help="length of the random vectors")
+    p.add_argument("--n", type=_int_arg("n", 1), default=4096, help="length of the random vectors")
     p.add_argument("--dist", choices=("gaussian", "uniform", "ones"), default="gaussian",
                    help="distribution of the random operands")
     p.add_argument("--a", help="first vector, comma-separated (instead of random ones)")
@@ -748,10 +818,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", nargs="+", choices=list(ORDER_NAMES),
                    default=["sequential", "chunked", "pairwise", "kahan", "exact"],
                    help="accumulation orders to compare")
-    p.add_argument("--chunk", type=_count, default=64, help="chunk length of 'chunked'")
+    p.add_argument("--chunk", type=_int_arg("chunk", 1), default=64, help="chunk length of 'chunked'")
     p.add_argument("--rounding", "-r", type=_rounding_arg, default="rne",
                    help="rounding of the adder")
-    p.add_argument("--seed", type=_int_arg, default=0, help="seed of the random operands (and sr)")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="seed of the random operands (and sr)")
     _add_output(p)
     p.set_defaults(func=cmd_dot)
 
@@ -764,15 +834,15 @@ def _build_parser() -> argparse.ArgumentParser:
                 "smallest m_acc with exp(variance lost) <= --cutoff. Models: 'paper' (full +\n"
                 "partial swamping), 'full' (full swamping only), 'closed' (arctan closed form).\n"
                 "See docs/theory.md.")
-    p.add_argument("--n", type=_count_list, nargs="+", required=True, help="accumulation lengths")
-    p.add_argument("--m-acc", type=_bits_list, nargs="+", default=None,
+    p.add_argument("--n", type=_n_list, nargs="+", required=True, help="accumulation lengths")
+    p.add_argument("--m-acc", type=_m_acc_list, nargs="+", default=None,
                    help="accumulator mantissa bits, e.g. 8 or 6..10 (default: knee-1..knee+1)")
-    p.add_argument("--m-p", type=_int_arg, default=5, help="product mantissa bits")
+    p.add_argument("--m-p", type=_int_arg("m_p", 0), default=5, help="product mantissa bits")
     p.add_argument("--chunk", type=_chunk_arg, nargs="+", default=[None],
                    help="chunk lengths; 'none' for a single sum")
-    p.add_argument("--model", choices=MODELS, default="paper", help="swamping model")
-    p.add_argument("--nzr", type=float, default=1.0, help="fraction of non-zero products")
-    p.add_argument("--cutoff", type=float, default=50.0,
+    p.add_argument("--model", type=model_arg, choices=MODELS, default="paper", help="swamping model")
+    p.add_argument("--nzr", type=_nzr_arg, default=1.0, help="fraction of non-zero products")
+    p.add_argument("--cutoff", type=_cutoff_arg, default=50.0,
                    help="cut-off on exp(variance lost) that defines the knee")
     _add_output(p)
     p.set_defaults(func=cmd_vrr)
@@ -785,12 +855,12 @@ def _build_parser() -> argparse.ArgumentParser:
                 "is the knee of the analytical variance lost (see 'fpsim vrr').")
     p.add_argument("network", choices=list(networks()) + ["all"], metavar="NETWORK",
                    help=f"one of {', '.join(networks())} or all")
-    p.add_argument("--batch", type=_count, default=None, help="batch size (default: the network's)")
-    p.add_argument("--chunk", type=_count, default=64, help="chunk length of the chunked column")
-    p.add_argument("--m-p", type=_int_arg, default=5, help="product mantissa bits")
-    p.add_argument("--nzr", type=float, default=1.0, help="fraction of non-zero products")
-    p.add_argument("--cutoff", type=float, default=50.0, help="cut-off on exp(variance lost)")
-    p.add_argument("--model", choices=MODELS, default="paper", help="swamping model")
+    p.add_argument("--batch", type=_int_arg("batch", 1), default=None, help="batch size (default: the network's)")
+    p.add_argument("--chunk", type=_int_arg("chunk", 1), default=64, help="chunk length of the chunked column")
+    p.add_argument("--m-p", type=_int_arg("m_p", 0), default=5, help="product mantissa bits")
+    p.add_argument("--nzr", type=_nzr_arg, default=1.0, help="fraction of non-zero products")
+    p.add_argument("--cutoff", type=_cutoff_arg, default=50.0, help="cut-off on exp(variance lost)")
+    p.add_argument("--model", type=model_arg, choices=MODELS, default="paper", help="swamping model")
     p.add_argument("--summary", action="store_true", help="only the largest n and m_acc per GEMM")
     _add_output(p)
     p.set_defaults(func=cmd_predict)
@@ -803,19 +873,19 @@ def _build_parser() -> argparse.ArgumentParser:
                 "Draws --trials independent sums of n products, runs each through the\n"
                 "accumulator and exactly, and reports VRR = Var(computed)/Var(exact) with a\n"
                 "95% confidence interval, the variance lost n(1-VRR) and swamping counts.")
-    p.add_argument("--n", type=_count_list, nargs="+", required=True, help="accumulation lengths")
-    p.add_argument("--m-acc", type=_bits_list, nargs="+", required=True,
+    p.add_argument("--n", type=_n_list, nargs="+", required=True, help="accumulation lengths")
+    p.add_argument("--m-acc", type=_m_acc_list, nargs="+", required=True,
                    help="accumulator mantissa bits, e.g. 8 or 6..10")
-    p.add_argument("--trials", type=_count, default=1000, help="Monte Carlo trials")
+    p.add_argument("--trials", type=_trials_arg, default=1000, help="Monte Carlo trials")
     p.add_argument("--m-p", type=_mp_arg, default=5,
                    help="round the products to this many mantissa bits ('none': float64 products)")
     p.add_argument("--chunk", type=_chunk_arg, default=None, help="chunk length, or none")
-    p.add_argument("--exp-bits", type=_count, default=6, help="accumulator exponent bits")
+    p.add_argument("--exp-bits", type=_exp_bits_arg, default=6, help="accumulator exponent bits")
     p.add_argument("--rounding", "-r", type=_rounding_arg, default="rne", help="adder rounding")
-    p.add_argument("--dist", choices=DISTRIBUTIONS, default="gaussian",
+    p.add_argument("--dist", type=dist_arg, choices=DISTRIBUTIONS, default="gaussian",
                    help="distribution of the products")
-    p.add_argument("--nzr", type=float, default=1.0, help="fraction of non-zero products")
-    p.add_argument("--seed", type=_int_arg, default=0, help="random seed")
+    p.add_argument("--nzr", type=_nzr_arg, default=1.0, help="fraction of non-zero products")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="random seed")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     _add_output(p)
     p.set_defaults(func=cmd_measure)
@@ -825,26 +895,58 @@ def _build_parser() -> argparse.ArgumentParser:
                 "  fpsim sweep\n"
                 "  fpsim sweep --n 256 1024 4096 --m-acc 6..10 --trials 500 --plot fig2.png\n"
                 "  fpsim sweep --chunk none 64 --rounding rne rtz --csv > sweep.csv")
-    p.add_argument("--n", type=_count_list, nargs="+", default=[256, 1024, 4096],
+    p.add_argument("--n", type=_n_list, nargs="+", default=[256, 1024, 4096],
                    help="accumulation lengths")
-    p.add_argument("--m-acc", type=_bits_list, nargs="+", default=[[6, 8, 10]],
+    p.add_argument("--m-acc", type=_m_acc_list, nargs="+", default=[[6, 8, 10]],
                    help="accumulator mantissa bits, e.g. 6..10")
     p.add_argument("--chunk", type=_chunk_arg, nargs="+", default=[None, 64],
                    help="chunk lengths; 'none' for a single sum")
     p.add_argument("--rounding", "-r", type=_rounding_arg, nargs="+", default=["rne"],
                    help="adder roundings")
-    p.add_argument("--dist", nargs="+", choices=DISTRIBUTIONS, default=["gaussian"],
+    p.add_argument("--dist", nargs="+", type=dist_arg, choices=DISTRIBUTIONS, default=["gaussian"],
                    help="product distributions")
-    p.add_argument("--trials", type=_count, default=500, help="Monte Carlo trials per point")
-    p.add_argument("--m-p", type=_mp_arg, default=5,
-                   help="product mantissa bits ('none': float64 products)")
-    p.add_argument("--exp-bits", type=_count, default=6, help="accumulator exponent bits")
-    p.add_argument("--cutoff", type=float, default=50.0, help="cut-off on exp(variance lost)")
-    p.add_argument("--seed", type=_int_arg, default=0, help="random seed")
-    p.add_argument("--plot", metavar="FILE", help="also draw variance lost against n into FILE (PNG)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    _add_output(p)
+    p.add_argument("--exp-bits", type=_exp_bits_arg, default=6, help="accumulator exponent bits")
+    p.add_argument("--nzr", type=_nzr_arg, default=1.0, help="fraction of non-zero products")
+    _add_monte_carlo(p, 500, plot=True)
     p.set_defaults(func=cmd_sweep)
+
+    # figure2
+    p = command("figure2", "the data of the paper's Figure 2: measured and analytical variance "
+                           "lost against n",
+                "  fpsim figure2                      the full grid (under a minute)\n"
+                "  fpsim figure2 --n 64 256 1024 --m-acc 4..10 --trials 300 --plot fig2.png\n"
+                "  fpsim figure2 --json > figure2.json\n\n"
+                "Gaussian products rounded to --m-p bits, (1,6,m_acc) round-to-nearest\n"
+                "accumulators, single sums and chunks of --chunk; --json adds the analytical\n"
+                "curves on a dense n grid (see docs/measured-vrr.md).")
+    p.add_argument("--n", type=_n_list, nargs="+", default=[2 ** k for k in range(6, 17)],
+                   help="accumulation lengths")
+    p.add_argument("--m-acc", type=_m_acc_list, nargs="+", default=[list(range(4, 15))],
+                   help="accumulator mantissa bits, e.g. 4..14")
+    p.add_argument("--chunk", type=_int_arg("chunk", 1), default=64, help="chunk length")
+    _add_monte_carlo(p, 1000, plot=True)
+    p.set_defaults(func=cmd_figure2)
+
+    # compare
+    p = command("compare", "the measured-vs-analytical tables of docs/measured-vrr.md (Markdown)",
+                "  fpsim compare                      T = 20,000 (several minutes)\n"
+                "  fpsim compare --trials 2000 --seed 1\n"
+                "  fpsim compare --csv > compare.csv\n\n"
+                "n = 576..4608, m_acc = 4..10, single sums and chunks of 64, rne and rtz adders:\n"
+                "measured variance lost with its 95% interval next to the 'paper' and 'full'\n"
+                "models, and the knees.")
+    _add_monte_carlo(p, 20000)
+    p.set_defaults(func=cmd_compare)
+
+    # calibrate
+    p = command("calibrate", "measured / 'paper' variance lost where the model holds: its error band",
+                "  fpsim calibrate                    T = 100,000 (tens of minutes)\n"
+                "  fpsim calibrate --trials 5000 --json > calibration.json\n\n"
+                "n = 64..1024, m_acc = 3..9, single sums and chunks of 64; every distribution at\n"
+                "m_p = 5, Gaussian products at m_p = 10 and unrounded; only the cells inside\n"
+                "fpsim.paper_regime (see docs/measured-vrr.md).")
+    _add_monte_carlo(p, CALIBRATION["trials"], m_p=False, cutoff=False, seed=CALIBRATION["seed"])
+    p.set_defaults(func=cmd_calibrate)
 
     # report
     p = command("report", "the full report: predictions, Figure 2, checks, swamping -> DIR/report.md",
@@ -856,9 +958,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", "-o", default="report", metavar="DIR", help="output directory")
     p.add_argument("--quick", action="store_true",
                    help="fewer trials and points (every section and figure is still made)")
-    p.add_argument("--trials", type=_count, default=None,
+    p.add_argument("--trials", type=_trials_arg, default=None,
                    help="override the Monte Carlo trials per point")
-    p.add_argument("--seed", type=_int_arg, default=0, help="random seed")
+    p.add_argument("--seed", type=_seed_arg, default=0, help="random seed")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_report)
     return parser

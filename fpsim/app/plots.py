@@ -180,7 +180,7 @@ def variance_lost_panels(panels, path, *, cutoff=50.0, title=None, ylabel=None,
 
 
 def sweep_plot(rows, path, *, cutoff=50.0, m_p=5, trials=None):
-    """``fpsim sweep --plot``: the rows of a :class:`fpsim.measure.SweepTable` as measured
+    """``fpsim sweep --plot``: the rows of a :class:`fpsim.SweepTable` as measured
     points, one panel per (chunk, rounding, dist), with the analytical curves of the
     full + partial model on a dense n grid."""
     import numpy as np

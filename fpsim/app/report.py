@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._args import check_seed, check_trials
+from ..text import table as render_table, to_json
+
 __all__ = ["SETTINGS", "ReportResult", "generate"]
 
 _CUTOFF = 50.0
@@ -91,19 +94,7 @@ def _ci(v, lo, hi):
 
 
 def _md_table(headers, rows, align=None):
-    align = align or ["l"] + ["r"] * (len(headers) - 1)
-    sep = ["---:" if a == "r" else ":---:" if a == "c" else "---" for a in align]
-    lines = ["| " + " | ".join(map(str, headers)) + " |", "| " + " | ".join(sep) + " |"]
-    lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _text_table(headers, rows):
-    cells = [list(map(str, headers))] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    return "\n".join("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                               for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-                     for r in cells)
+    return render_table(headers, rows, align=align, markdown=True)
 
 
 def _chunk_label(chunk):
@@ -395,7 +386,7 @@ def _summary_text(data, md_path, seconds):
     nets = list(dict.fromkeys(r["network"] for r in data["predictions"]["summary"]))
     rows = [[net] + [f"{by[(net, g)]['m_acc']} / {by[(net, g)]['m_acc_chunked']}"
                      for g in ("FWD", "BWD", "GRAD")] for net in nets]
-    lines += ["  " + l for l in _text_table(["network", "FWD", "BWD", "GRAD"], rows).splitlines()]
+    lines += ["  " + l for l in render_table(["network", "FWD", "BWD", "GRAD"], rows).splitlines()]
     lines.append("")
     f2 = data["figure2"]
 
@@ -418,7 +409,7 @@ def _summary_text(data, md_path, seconds):
                       k["predicted"], _g(a["variance_lost"]) if a else "-",
                       _g(b["variance_lost"]) if b else "-", _g(k["measured"]),
                       _SHORT_VERDICT[k["verdict"]] + ("" if k["clear"] else " ?")])
-    table = _text_table(["n", "order", "predicted", "VL there", "VL 1 below", "measured knee",
+    table = render_table(["n", "order", "predicted", "VL there", "VL 1 below", "measured knee",
                          "verdict"], krows)
     lines += ["  " + l for l in table.splitlines()]
     lines.append("")
@@ -491,7 +482,7 @@ def _markdown(data, seconds):
       f"the paper model (full + partial swamping). Points: measured with "
       f"the bit-accurate simulator, {f2['trials']} trials per point (Gaussian products rounded "
       f"to m_p = {_M_P}, exact reference sum of the same products, paired variance ratio, 95% "
-      "intervals by the delta method; `fpsim.measure`). A curve crossing the dashed cut-off "
+      "intervals by the delta method; `fpsim.sweep`). A curve crossing the dashed cut-off "
       "marks the length at which that m_acc stops being enough: the knee.\n")
     w("![Figure 2](figures/figure2.png)\n")
     if f2["agreement"] or f2.get("agreement_adder"):
@@ -577,8 +568,8 @@ def _markdown(data, seconds):
       "tested bit for bit against an exact rational reference (`tests/reference`), MPFR, "
       "NumPy's float16 and ml_dtypes.\n"
       "- The analytical values come from `fpsim.vrr` (models, numerics and their tests: "
-      "`docs/theory.md`); the measured ones from `fpsim.measure` (estimator and intervals in "
-      "its docstring).\n"
+      "`docs/theory.md`); the measured ones from `fpsim.sweep` (estimator and intervals: "
+      "`fpsim/analysis/estimator.py`).\n"
       "- Known limits: the model assumes round-to-nearest adders, zero-mean iid products and "
       "enough exponent range; the cut-off (50) is remembered from the paper and is a "
       "parameter (`fpsim predict --cutoff`).\n")
@@ -615,11 +606,8 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
     ReportResult
     """
     from .progress import Progress, Stages
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, (int, np.integer))
-                               or trials < 2):
-        raise ValueError(f"trials must be an integer >= 2, got {trials!r}")
+    seed = check_seed(seed)
+    trials = None if trials is None else check_trials(trials)
     out = os.fspath(out)
     mode = "quick" if quick else "full"
     cfg = SETTINGS[mode]
@@ -693,22 +681,7 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
     with open(md_path, "w", encoding="utf-8") as fh:
         fh.write(_markdown(data, seconds))
     with open(json_path, "w", encoding="utf-8") as fh:
-        json.dump(_jsonable(data), fh, indent=1, allow_nan=False)
+        fh.write(to_json(data))
     return ReportResult(out_dir=out, markdown=md_path, json=json_path,
                         figures=list(data["figures"].values()), seconds=seconds, summary=core,
                         data=data)
-
-
-def _jsonable(o):
-    if isinstance(o, dict):
-        return {str(k) if not isinstance(k, str) else k: _jsonable(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (float, np.floating)):
-        o = float(o)
-        return o if math.isfinite(o) else str(o)
-    if isinstance(o, np.ndarray):
-        return _jsonable(o.tolist())
-    return o

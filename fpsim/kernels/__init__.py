@@ -1,5 +1,6 @@
-"""Numba JIT kernels of fpsim (installed as ``fpsim.kernels``).
+"""Numba JIT kernels of fpsim: the bottom layer (docs/architecture.md).
 
-Plain arrays and numbers in, no objects and no validation: the Python API in
-``fpsim`` checks arguments, unpacks formats into numbers and picks the kernel.
+Plain arrays, numbers and the flat records of ``plan.py`` in; no validation: the arithmetic
+API in ``fpsim`` checks arguments, builds the plan and picks the tier. Nothing here imports
+from the layers above.
 """

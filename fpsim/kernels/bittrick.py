@@ -82,9 +82,12 @@ def fast_round_bits(hb, sh, mask, lo_bits, xmax_bits, mode, ri, k):
 
 @inline
 def fast_add(s, p, sh, mask, lo_bits, xmax_bits, mode, ri, k):
-    """(round(s + p), bad, exact) by TwoSum, round-to-odd and the bit trick."""
+    """(round(s + p), bad, exact) by TwoSum, round-to-odd and the bit trick. A NaN TwoSum
+    error with a finite sum (p = +-DBL_MAX and a tie near 2**1024, core.two_sum) is
+    flagged: the general path halves the operands."""
     hi, lo = two_sum(s, p)
     rb, bad = fast_round_bits(odd_bits(hi, lo), sh, mask, lo_bits, xmax_bits, mode, ri, k)
+    bad = bad | (lo != lo)
     if mode == SR:
         bad = bad | (lo != 0.0)    # sr needs the exact fraction: let the general path do it
     res = from_bits(rb)
@@ -138,7 +141,12 @@ def lean_round_bits(hb, sh, mask, lo2, span2, mode):
 @inline
 def lean_add(x, y, ap, mode):
     """(R(x + y), bad) for RNE/RTZ (a constant): TwoSum, round-to-odd at 53 bits (which
-    makes the second rounding exact), then lean_round_bits."""
+    makes the second rounding exact), then lean_round_bits.
+
+    TwoSum's error is NaN with a finite sum only for y = +-DBL_MAX (core.two_sum), which
+    the lean steps never meet: y is a value of the accumulator (m <= 50), a product
+    rounded into a format of m <= 51, or an exact product below 2**1022 (the ``fast``
+    conditions of fpsim.accumulate), and DBL_MAX needs 53 significant bits."""
     hi, lo = two_sum(x, y)
     rb, bad = lean_round_bits(odd_bits(hi, lo), ap[0], ap[1], ap[2], ap[3], mode)
     return from_bits(rb), bad

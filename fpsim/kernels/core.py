@@ -87,11 +87,36 @@ def signbit(x):
 
 @inline
 def two_sum(a, b):
-    """Knuth's TwoSum: s = fl(a + b) and the exact error e, s + e == a + b."""
+    """Knuth's TwoSum: s = fl(a + b) and the exact error e, s + e == a + b -- unless e is
+    NaN, which happens exactly when s overflows, an operand is inf or NaN, or, near
+    2**1024, the intermediate bb = fl(s - a) overflows though s does not.
+
+    That last case: bb's exact value b + (s - (a + b)) exceeds |b| by at most half an
+    ulp of s, 2**970, so it rounds beyond DBL_MAX only for b = +-DBL_MAX, with a + b a tie
+    in the top binade that rounds away from zero (a an odd multiple of 2**970 of the other
+    sign, |a| < 2**1023; TestFloat's 0xffdffffffffdffff - 0xffefffffffffffff). No other
+    operation overflows while s is finite. Callers whose b can be +-DBL_MAX use
+    two_sum_scaled, or flag a NaN e for it; the six operations here stay as they are,
+    since they sit on the latency chain of every vectorised step."""
     s = a + b
     bb = s - a
     e = (a - (s - bb)) + (b - bb)
     return s, e
+
+
+@inline
+def two_sum_scaled(a, b):
+    """(s, e, shift) with (s + e) * 2**shift == a + b exactly for any finite a, b: TwoSum,
+    or, when its e is NaN (fl(a + b) or its intermediate overflowed, see two_sum), TwoSum
+    of a/2 and b/2 with shift 1 (|a + b| < 2**1025 always). Halving is
+    exact there: either |a + b| > DBL_MAX, so both are at least 2**970, or b = +-DBL_MAX
+    and a a multiple of 2**970. A predictable branch off the latency chain; an inf or NaN
+    operand leaves s inf or NaN (and e NaN), as two_sum does."""
+    s, e = two_sum(a, b)
+    if e != e:
+        s, e = two_sum(a * 0.5, b * 0.5)
+        return s, e, 1
+    return s, e, 0
 
 
 @inline

@@ -3,7 +3,8 @@
 Each operation turns its exact result into ``(hi + lo) * 2**shift`` with error-free
 transformations and hands it to :func:`core.round_value`:
 
-- add/sub: TwoSum (exact whenever fl(a + b) does not overflow);
+- add/sub: TwoSum, halved where fl(a + b) or TwoSum's intermediate overflows near 2**1024
+  (core.two_sum_scaled);
 - mul: both significands scaled into [0.5, 1) by frexp, so the product is in [0.25, 1) and
   its TwoProduct error (one FMA) is exact whatever the operands' exponents;
 - div: scaled quotient, exact remainder by FMA, lo = remainder / divisor rounded to odd;
@@ -22,7 +23,7 @@ from numba import prange
 from .bittrick import fast_add, fast_mul, fast_params
 from .core import (F8, FNUZ, I8, RD, RNE, ROUNDING_ARGS, RTZ, SR, fma, infinite_input,
                    round_to_odd, round_value, scalar_entry, signbit, signed_zero, sr_bits,
-                   two_sum)
+                   two_sum, two_sum_scaled)
 from .jit import inline, jit, parallel
 
 BLOCK = 4096
@@ -40,17 +41,14 @@ def exact_zero_sum(za, zb, flav, mode):
 
 @scalar_entry(F8, F8, *ROUNDING_ARGS)
 def add_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k):
-    s, e = two_sum(a, b)
+    # (s + e) * 2**sh == a + b: halved (sh = 1) where fl(a + b) overflowed, the exact sum
+    # may not have, or where TwoSum's intermediate did (b = +-DBL_MAX, core.two_sum)
+    s, e, sh = two_sum_scaled(a, b)
     if s != s:
         return math.nan
-    if math.isinf(s) and not (math.isinf(a) or math.isinf(b)):
-        # fl(a + b) overflowed, the exact sum may not have: halve (exact for values this
-        # large) and round (a/2 + b/2) * 2
-        s, e = two_sum(a * 0.5, b * 0.5)
-        return round_value(s, e, 1, m, emin, xmax, flav, subn, sat, mode, r, k)
     if s == 0.0 and e == 0.0:
         return exact_zero_sum(a, b, flav, mode)
-    return round_value(s, e, 0, m, emin, xmax, flav, subn, sat, mode, r, k)
+    return round_value(s, e, sh, m, emin, xmax, flav, subn, sat, mode, r, k)
 
 
 @scalar_entry(F8, F8, *ROUNDING_ARGS)

@@ -13,13 +13,11 @@ from .macstep import product, stream
 
 
 @jit
-def exact_dot(A, B, i, j, K, init, plan, o):
+def exact_dot(A, B, i, j, K, init, acc, pf, opt, o):
     """The exact sum of init and the products of row i and column j, rounded once into
-    plan.acc; o is the element's flat index (its random stream)."""
-    acc = plan.acc
-    pf = plan.product
-    mode = plan.mode
-    k = plan.sr_bits
+    acc; o is the element's flat index (its random stream)."""
+    mode = opt.mode
+    k = opt.sr_bits
     words = new_words()
     special = 0.0                 # sum of the infinite/NaN terms, IEEE rules
     has_special = False
@@ -29,9 +27,9 @@ def exact_dot(A, B, i, j, K, init, plan, o):
         if kk < 0:
             hi, lo, shift = init, 0.0, 0
         elif pf[0] >= 0:
-            rp = (sr_bits(stream(plan.seed, o, 1), kk, k) if plan.product_mode == SR
+            rp = (sr_bits(stream(opt.seed, o, 1), kk, k) if opt.product_mode == SR
                   else np.int64(0))
-            hi, lo, shift = product(A[i, kk], B[kk, j], pf, plan.product_mode, rp, k), 0.0, 0
+            hi, lo, shift = product(A[i, kk], B[kk, j], pf, opt.product_mode, rp, k), 0.0, 0
         else:
             a = A[i, kk]
             b = B[kk, j]
@@ -62,16 +60,16 @@ def exact_dot(A, B, i, j, K, init, plan, o):
         return round_value(special, 0.0, 0, acc[0], acc[1], acc[2], acc[3], acc[4], False,
                            mode, 0, k)
     zero = -0.0 if (all_neg_zero or (mode == RD and not all_pos_zero)) else 0.0
-    ri = sr_bits(stream(plan.seed, o, 0), 0, k) if mode == SR else np.int64(0)
+    ri = sr_bits(stream(opt.seed, o, 0), 0, k) if mode == SR else np.int64(0)
     return round_words(words, zero, acc, mode, ri, k)
 
 
 @parallel
-def exact_tiles(A, B, out, init, plan):
+def exact_tiles(A, B, out, init, acc, pf, opt):
     """out[i, j] for the exact order, one element per task."""
     M, K = A.shape
     N = B.shape[1]
     for o in prange(M * N):
         i = o // N
         j = o % N
-        out[i, j] = exact_dot(A, B, i, j, K, init, plan, o)
+        out[i, j] = exact_dot(A, B, i, j, K, init, acc, pf, opt, o)

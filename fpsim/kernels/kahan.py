@@ -41,22 +41,20 @@ def _kahan_lean_step(a, brow, s, c, flags, width, rounded, pp, ap, mode, pmode):
 
 
 @jit
-def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, plan, stats, n_cols):
+def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, acc, pf, opt, stats, n_cols):
     """Kahan's compensated sums of a tile of independent dot products, every operation
     rounded into acc: y = R(p - c); t = R(s + y); c = R(R(t - s) - y); s = t.
     The four roundings of a step go through the fast path together; an element with any
     of them flagged redoes its whole step in the general path."""
-    acc = plan.acc
-    pf = plan.product
-    mode = plan.mode
-    pmode = plan.product_mode
-    k = plan.sr_bits
-    seed = plan.seed
-    want_stats = plan.stats
+    mode = opt.mode
+    pmode = opt.product_mode
+    k = opt.sr_bits
+    seed = opt.seed
+    want_stats = opt.stats
     width = np.uint64(j1 - j0)
     rounded = pf[0] >= 0
     obase = np.uint64(i * n_cols + j0)
-    lean = plan.tier >= LEAN
+    lean = opt.tier >= LEAN
     pp = lean_params(pf)
     ap = lean_params(acc)
     for kk in range(K):
@@ -103,7 +101,7 @@ def _kahan_pass(A, B, i, j0, j1, K, s, c, flags, plan, stats, n_cols):
 
 
 @jit
-def kahan_tile(A, B, out, i, j0, j1, init, plan, stats):
+def kahan_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats):
     """out[i, j0:j1] in the Kahan order (stats += counts)."""
     N = B.shape[1]
     w = j1 - j0
@@ -111,17 +109,17 @@ def kahan_tile(A, B, out, i, j0, j1, init, plan, stats):
     c = np.zeros(w)
     for jj in range(w):
         s[jj] = init
-    _kahan_pass(A, B, i, j0, j1, A.shape[1], s, c, scratch_flags(w), plan, stats, N)
+    _kahan_pass(A, B, i, j0, j1, A.shape[1], s, c, scratch_flags(w), acc, pf, opt, stats, N)
     for jj in range(w):
         out[i, j0 + jj] = s[jj]
 
 
 @parallel
-def kahan_tiles(A, B, out, init, plan, stats):
+def kahan_tiles(A, B, out, init, acc, pf, opt, stats):
     """Every tile of out = A @ B in parallel; stats[tile] += its counts."""
     M = A.shape[0]
     N = B.shape[1]
     ntj = (N + TILE - 1) // TILE
     for tile in prange(M * ntj):
         j0 = (tile % ntj) * TILE
-        kahan_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, plan, stats[tile])
+        kahan_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, acc, pf, opt, stats[tile])

@@ -12,7 +12,7 @@ from .macstep import TILE
 from .exact import exact_tiles
 from .kahan import kahan_tile, kahan_tiles
 from .pairwise import pairwise_tile, pairwise_tiles
-from .sequential import sequential_tile, sequential_tiles
+from .sequential import sequential_kernels, variant_of
 
 SEQUENTIAL, PAIRWISE, KAHAN, EXACT = "sequential", "pairwise", "kahan", "exact"
 
@@ -22,23 +22,22 @@ __all__ = ["run_mac", "TILE", "SEQUENTIAL", "PAIRWISE", "KAHAN", "EXACT"]
 def run_mac(family, A, B, out, init, levels, plan, stats):
     """out = A @ B (2-D float64, C-contiguous) in ``family``; stats[tile] += counts (one
     row per tile of TILE columns; unused by the exact family, which counts nothing)."""
+    acc, pf, opt = plan            # flat records: Numba's parallel kernels take no nesting
     one_tile = A.shape[0] == 1 and B.shape[1] <= TILE
     if family == SEQUENTIAL:
-        if one_tile:
-            sequential_tile(A, B, out, 0, 0, B.shape[1], init, levels, plan, stats[0])
-        else:
-            sequential_tiles(A, B, out, init, levels, plan, stats)
+        one, every = sequential_kernels(variant_of(acc, pf, opt))
+        (one if one_tile else every)(A, B, out, init, levels, acc, pf, opt, stats)
     elif family == PAIRWISE:
         if one_tile:
-            pairwise_tile(A, B, out, 0, 0, B.shape[1], init, plan, stats[0])
+            pairwise_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0])
         else:
-            pairwise_tiles(A, B, out, init, plan, stats)
+            pairwise_tiles(A, B, out, init, acc, pf, opt, stats)
     elif family == KAHAN:
         if one_tile:
-            kahan_tile(A, B, out, 0, 0, B.shape[1], init, plan, stats[0])
+            kahan_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0])
         else:
-            kahan_tiles(A, B, out, init, plan, stats)
+            kahan_tiles(A, B, out, init, acc, pf, opt, stats)
     elif family == EXACT:
-        exact_tiles(A, B, out, init, plan)
+        exact_tiles(A, B, out, init, acc, pf, opt)
     else:
         raise ValueError(f"unknown MAC family {family!r}")

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from .bittrick import lean_add, lean_round_bits
-from .core import exponent_of, fma, from_bits, as_bits, splitmix64, two_sum
+from .core import as_bits, exponent_of, fma, from_bits, splitmix64, two_sum, two_sum_scaled
 from .elementwise import add_one, fma_one, mul_one
 from .jit import inline, jit
 
@@ -70,7 +70,9 @@ def general_mac(a, b, old, acc, pf, rounded, mode, pmode):
 # ---- swamping counts ------------------------------------------------------------------
 @jit
 def is_exact_add(s, p, res, f):
-    """Whether res == s + p exactly (for the swamping counts), by TwoSum."""
+    """Whether res == s + p exactly (for the swamping counts), by TwoSum. A NaN lo (see
+    core.two_sum) means s + p is no float64 (beyond DBL_MAX, or a tie near 2**1024):
+    inexact, rightly."""
     hi, lo = two_sum(s, p)
     return lo == 0.0 and hi == res and math.isfinite(hi)
 
@@ -80,9 +82,15 @@ def is_exact_fma(a, b, s, res, f):
     """Whether res == s + a*b exactly for nonzero finite a, b: res - s (TwoSum) against the
     exact product. A product too tiny for float64 is compared in the scale of frexp."""
     ph = a * b
-    d, e = two_sum(res, -s)
+    d, e, sh = two_sum_scaled(res, -s)
     if not math.isfinite(d):
         return False
+    if sh:
+        # near 2**1024 (res - s or its TwoSum overflowed): d + e is (res - s) / 2, and
+        # a/2 is exact, as |a*b| > 2**969 unless res is inexact anyway
+        ha = 0.5 * a
+        hp = ha * b
+        return d == hp and e == fma(ha, b, -hp)
     if abs(ph) >= 2.0**-960 and math.isfinite(ph):
         return d == ph and e == fma(a, b, -ph)
     # |a*b| < 2**-960: res and s are multiples of 2**-1074 far below that, so an exact
@@ -112,7 +120,7 @@ def count(stats, lane, s, res, exact):
     ``lane`` of ``stats`` (2-D: one row per lane of the tile, or a single row for the whole
     tile). full: the addend vanished; partial: it survived but not whole; inexact: any
     loss. Only additions of two finite numbers with a nonzero addend are counted (callers)."""
-    row = stats[lane if stats.shape[0] > 1 else 0]
+    row = stats[np.int64(lane) if stats.shape[0] > 1 else np.int64(0)]
     if not exact:
         row[2] += 1
         if res == s:

@@ -3,7 +3,7 @@ every internal node rounded into the accumulator, then R(init + tree).
 
 The tree is the same for every column of a tile, so each node is one vectorised pass over
 the tile's lanes (explicit post-order stack, no recursion). Tiers: LEAN nodes with the mode
-as a constant; products by the bit trick where ``plan.lean_products``; the general path for
+as a constant; products by the bit trick where ``opt.lean_products``; the general path for
 flagged lanes and for everything else.
 """
 import numpy as np
@@ -44,20 +44,18 @@ def _pairwise_lean_node(left, right, flags, width, ap, mode):
 
 
 @jit
-def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, plan, stats, n_cols):
+def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, acc, pf, opt, stats, n_cols):
     """res[j] = R(init + tree) of the products of tile columns j0..j1-1 of row i."""
-    acc = plan.acc
-    pf = plan.product
-    mode = plan.mode
-    pmode = plan.product_mode
-    k = plan.sr_bits
-    seed = plan.seed
-    want_stats = plan.stats
+    mode = opt.mode
+    pmode = opt.product_mode
+    k = opt.sr_bits
+    seed = opt.seed
+    want_stats = opt.stats
     width = j1 - j0
     rounded = pf[0] >= 0
     obase = i * n_cols + j0
-    lean = plan.tier >= LEAN
-    lean_leaves = plan.lean_products
+    lean = opt.tier >= LEAN
+    lean_leaves = opt.lean_products
     ap = lean_params(acc)
     pp = lean_params(pf)
     depth = 130
@@ -144,7 +142,7 @@ def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, plan, stats, n_cols):
 
 
 @jit
-def pairwise_tile(A, B, out, i, j0, j1, init, plan, stats):
+def pairwise_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats):
     """out[i, j0:j1] in the pairwise order (stats += counts)."""
     K = A.shape[1]
     N = B.shape[1]
@@ -154,17 +152,17 @@ def pairwise_tile(A, B, out, i, j0, j1, init, plan, stats):
         for jj in range(w):
             s[jj] = init
     else:
-        _pairwise_tree(A, B, i, j0, j1, K, init, s, scratch_flags(w), plan, stats, N)
+        _pairwise_tree(A, B, i, j0, j1, K, init, s, scratch_flags(w), acc, pf, opt, stats, N)
     for jj in range(w):
         out[i, j0 + jj] = s[jj]
 
 
 @parallel
-def pairwise_tiles(A, B, out, init, plan, stats):
+def pairwise_tiles(A, B, out, init, acc, pf, opt, stats):
     """Every tile of out = A @ B in parallel; stats[tile] += its counts."""
     M = A.shape[0]
     N = B.shape[1]
     ntj = (N + TILE - 1) // TILE
     for tile in prange(M * ntj):
         j0 = (tile % ntj) * TILE
-        pairwise_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, plan, stats[tile])
+        pairwise_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, acc, pf, opt, stats[tile])

@@ -25,11 +25,9 @@ class FormatParams(NamedTuple):
 EXACT_PRODUCTS = FormatParams(-1, 0, 0.0, 0, False)
 
 
-class MacPlan(NamedTuple):
-    """Everything a MAC kernel needs besides the operands."""
+class MacOptions(NamedTuple):
+    """How a MAC call rounds and runs, besides its formats."""
 
-    acc: FormatParams            # the accumulator
-    product: FormatParams        # the product format, or EXACT_PRODUCTS
     mode: int                    # the adder's rounding (codes.RNE ...)
     product_mode: int            # the multiplier's rounding
     sr_bits: int                 # k random bits for stochastic rounding
@@ -37,6 +35,16 @@ class MacPlan(NamedTuple):
     tier: int                    # codes.GENERAL / FAST / LEAN / DIRECT
     stats: bool                  # count swamping
     lean_products: bool          # products round by the bit trick with a constant mode
+
+
+class MacPlan(NamedTuple):
+    """Everything a MAC kernel needs besides the operands and the chunk levels. The
+    kernels take its three fields as three arguments (Numba's parallel kernels accept
+    flat records only)."""
+
+    acc: FormatParams            # the accumulator
+    product: FormatParams        # the product format, or EXACT_PRODUCTS
+    options: MacOptions
 
 
 class ChunkLevels(NamedTuple):

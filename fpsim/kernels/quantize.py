@@ -337,12 +337,13 @@ def quantize_f32_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
 
 
 @parallel
-def quantize_dd_kernel(hi, lo, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
-    """out[i] = (hi[i] + lo[i]) rounded once: for inputs wider than float64 (int64 beyond
-    2**53, long double) split into a float64 pair with |lo| <= ulp(hi)/2."""
+def quantize_dd_kernel(hi, lo, shift, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+    """out[i] = (hi[i] + lo[i]) * 2**shift[i] rounded once: for inputs wider than float64
+    (int64 beyond 2**53, long double) split into a float64 pair with |lo| <= ulp(hi)/2,
+    halved (shift 1) where the pair would overflow (fpsim._args.split_wide)."""
     for i in prange(hi.size):
         ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
-        out[i] = round_value(hi[i], lo[i], 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
+        out[i] = round_value(hi[i], lo[i], shift[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
 @parallel

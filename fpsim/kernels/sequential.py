@@ -2,7 +2,7 @@
 
 ``sequential_pass`` advances a row of sums over products k0..k1-1, s_j = R(s_j + p_kj);
 the tile function runs the order's chunk levels (``plan.ChunkLevels``) around it. The tier
-(``plan.MacPlan.tier``, chosen by the API) picks the loop:
+(``plan.MacOptions.tier``, chosen by the API) picks the loop:
 
 - LEAN / DIRECT: the modes are compile-time constants, so LLVM vectorises the step; steps
   alternate between two arrays, so a flagged lane (a result that is not a normal number
@@ -14,12 +14,13 @@ the tile function runs the order's chunk levels (``plan.ChunkLevels``) around it
 - GENERAL: the exact scalar path (fma_one / add_one) for every step.
 """
 import math
+from functools import lru_cache
 
 import numpy as np
 from numba import prange
 
 from .bittrick import fast_add, fast_params, fast_round_bits, lean_params
-from .codes import DIRECT, FAST, LEAN, RNE, RTZ, SR
+from .codes import DIRECT, FAST, LEAN, RNE, SR
 from .core import as_bits, from_bits, sr_bits
 from .elementwise import fma_one
 from .jit import inline, jit, parallel
@@ -81,42 +82,24 @@ def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pm
 
 
 @jit
-def _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, direct):
-    """_lean_body with the modes made constants (one vectorised loop per combination);
-    the lean tiers round products, if at all, in the adder's mode."""
-    rounded = pf[0] >= 0
-    if direct:                             # RNE sums (and RNE products, if rounded)
-        if rounded:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, True)
-        else:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, True)
-    elif rounded:
-        if mode == RNE:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RNE, RNE, False)
-        else:
-            _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, True, RTZ, RTZ, False)
-    elif mode == RNE:
-        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RNE, RNE, False)
-    else:
-        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, False, RTZ, RTZ, False)
-
-
-@jit
-def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, plan, stats, tstep, n_cols):
+def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, tstep, n_cols,
+                    lean, direct, rounded_lean, lean_mode, fast):
     """s[j] = R(s[j] + R_p(A[i, kk] B[kk, j0 + j])) for kk in [k0, k1), in order; s2 and
     flags are scratch of the same length. The t-th rounded addition of this pass draws
-    index tstep + t of its element's addition stream (stochastic rounding)."""
-    acc = plan.acc
-    pf = plan.product
-    mode = plan.mode
-    pmode = plan.product_mode
-    k = plan.sr_bits
-    seed = plan.seed
-    want_stats = plan.stats
-    if plan.tier >= LEAN:
-        _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, mode, plan.tier == DIRECT)
+    index tstep + t of its element's addition stream (stochastic rounding).
+
+    The variant (lean, direct, rounded_lean, lean_mode, fast) arrives as compile-time
+    literals (``sequential_kernels``), so each call compiles only its own loop."""
+    if lean:
+        # the lean tiers round products, if at all, in the adder's mode
+        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded_lean, lean_mode,
+                   lean_mode, direct)
         return
-    fast = plan.tier == FAST
+    mode = opt.mode
+    pmode = opt.product_mode
+    k = opt.sr_bits
+    seed = opt.seed
+    want_stats = opt.stats
     width = np.uint64(j1 - j0)
     ash, amask, alo, axmax = fast_params(acc)
     psh, pmask, plo, pxmax = fast_params(pf)
@@ -167,11 +150,11 @@ def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, plan, stats, tstep, n
 
 
 @jit
-def _fold(total, part, levels, d, width, flags, plan, stats, obase, t):
+def _fold(total, part, levels, d, width, flags, acc, pf, opt, stats, obase, t):
     """total[j] = R_d(total[j] + part[j]): one addition of chunk level d (format and fast
     flag from ``levels``), index t of the element's addition stream."""
-    mode = plan.mode
-    k = plan.sr_bits
+    mode = opt.mode
+    k = opt.sr_bits
     f = (levels.man_bits[d], levels.emin[d], levels.xmax[d], levels.flavour[d],
          levels.subnormals[d])
     lane_fast = levels.fast[d]
@@ -190,17 +173,18 @@ def _fold(total, part, levels, d, width, flags, plan, stats, obase, t):
     for jj in range(width):
         if lane_fast and not flags[jj]:
             continue
-        ri = sr_bits(stream(plan.seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
+        ri = sr_bits(stream(opt.seed, obase + jj, 0), t, k) if mode == SR else np.int64(0)
         old = total[jj]
         x = part[jj]
         res = add(old, x, f, mode, ri, k)
-        if plan.stats and x != 0.0 and finite(old, x):
+        if opt.stats and x != 0.0 and finite(old, x):
             count(stats, jj, old, res, is_exact_add(old, x, res, f))
         total[jj] = res
 
 
 @jit
-def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
+def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lean, direct,
+                    rounded_lean, lean_mode, fast):
     """out[i, j0:j1] in the sequential order (no levels) or a chunked one (stats += counts).
 
     Chunk levels run as an odometer: the innermost chunk is summed from +0 by
@@ -222,7 +206,8 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
         # start and step counter as int64 values, not literal 0s: Numba compiles a callee
         # anew for each literal argument, and this pass is the costliest to compile
         start = np.int64(0)
-        sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, plan, stats, start, N)
+        sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, acc, pf, opt, stats, start, N,
+                        lean, direct, rounded_lean, lean_mode, fast)
         for jj in range(w):
             out[i, j0 + jj] = s[jj]
         return
@@ -240,15 +225,16 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
         k1 = ends[D - 1]
         for jj in range(w):
             s[jj] = 0.0
-        sequential_pass(A, B, i, j0, j1, pos, k1, s, s2, flags, plan, stats, t, N)
+        sequential_pass(A, B, i, j0, j1, pos, k1, s, s2, flags, acc, pf, opt, stats, t, N,
+                        lean, direct, rounded_lean, lean_mode, fast)
         t += k1 - pos
         pos = k1
-        _fold(totals[D - 1], s, levels, D - 1, w, flags, plan, stats, obase, t)
+        _fold(totals[D - 1], s, levels, D - 1, w, flags, acc, pf, opt, stats, obase, t)
         t += 1
         d = D - 1
         while d > 0 and pos == ends[d - 1]:
             # level d - 1's chunk is complete: its level-d sum goes up one level
-            _fold(totals[d - 1], totals[d], levels, d - 1, w, flags, plan, stats, obase, t)
+            _fold(totals[d - 1], totals[d], levels, d - 1, w, flags, acc, pf, opt, stats, obase, t)
             t += 1
             for jj in range(w):
                 totals[d, jj] = 0.0
@@ -261,13 +247,37 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, plan, stats):
         out[i, j0 + jj] = totals[0, jj]
 
 
-@parallel
-def sequential_tiles(A, B, out, init, levels, plan, stats):
-    """Every tile of out = A @ B in parallel; stats[tile] += its counts."""
-    M = A.shape[0]
-    N = B.shape[1]
-    ntj = (N + TILE - 1) // TILE
-    for tile in prange(M * ntj):
-        j0 = (tile % ntj) * TILE
-        sequential_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, plan,
-                        stats[tile])
+def variant_of(acc, pf, opt) -> tuple:
+    """The compile-time variant of a call: (lean, direct, rounded, lean mode, fast); the
+    entries a variant does not use are fixed, so each loop compiles once."""
+    if opt.tier >= LEAN:
+        return (True, opt.tier == DIRECT, pf.man_bits >= 0, opt.mode, False)
+    return (False, False, False, RNE, opt.tier == FAST)
+
+
+@lru_cache(maxsize=None)
+def sequential_kernels(variant: tuple):
+    """(one tile, every tile in parallel) specialised for ``variant`` (``variant_of``).
+
+    The variant is captured as constants, so Numba compiles sequential_tile and
+    sequential_pass with it as literal arguments and prunes the loops of every other
+    variant before compiling: a call compiles only what it runs. The closures capture
+    plain constants only, which keeps them cacheable on disk (one entry per variant)."""
+    LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_ = variant
+
+    @jit
+    def one_tile(A, B, out, init, levels, acc, pf, opt, stats):
+        sequential_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, pf, opt, stats[0],
+                        LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_)
+
+    @parallel
+    def all_tiles(A, B, out, init, levels, acc, pf, opt, stats):
+        M = A.shape[0]
+        N = B.shape[1]
+        ntj = (N + TILE - 1) // TILE
+        for tile in prange(M * ntj):
+            j0 = (tile % ntj) * TILE
+            sequential_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, acc,
+                            pf, opt, stats[tile], LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_)
+
+    return one_tile, all_tiles
