@@ -109,6 +109,49 @@ def summary(rows):
     return lines, res
 
 
+#: Where the adder model's closure holds (docs/theory.md, "Where the closure fails"):
+#: a symmetric rounding (rne, rna, rtz, sr; ru/rd drift), products of m_p >= 5 bits (or
+#: unrounded), m_acc from 4 to m_p + 5 (finer accumulators hold sums of few products
+#: exactly on the products' lattice), single sums or chunks of 64 or more (sums of 16
+#: coarse products sit on a lattice, too), and a moderate loss or gain:
+#: 1 <= |variance lost| <= 5% of the non-zero products.
+REGIME = dict(roundings=("rne", "rna", "rtz", "sr"), m_p_min=5, m_acc_min=4, m_acc_above_m_p=5,
+              chunk_min=64, lost_min=1.0, lost_max_fraction=0.05)
+#: The band of measured / adder-model variance lost inside REGIME (tests/test_measure.py).
+BAND = (0.8, 1.25)
+
+
+def in_regime(r):
+    """Whether the cell ``r`` (a row with its "adder" value) lies in REGIME."""
+    g = REGIME
+    m_p = 52 if r["m_p"] is None else r["m_p"]
+    v = r["adder"]
+    return (r["rounding"] in g["roundings"] and m_p >= g["m_p_min"]
+            and g["m_acc_min"] <= r["m_acc"] <= m_p + g["m_acc_above_m_p"]
+            and (r["chunk"] is None or r["chunk"] >= min(g["chunk_min"], r["n"]))
+            and math.isfinite(v) and g["lost_min"] <= abs(v) <= g["lost_max_fraction"] * r["n"] * r["nzr"])
+
+
+def calibration(rows):
+    """(cells, misses): the resolved cells in REGIME and those whose 95% interval of
+    measured / model misses BAND."""
+    cells = [r for r in rows if resolved(r) and in_regime(r)]
+    def interval(r):
+        a, b = r["vl_lo"] / r["adder"], r["vl_hi"] / r["adder"]
+        return min(a, b), max(a, b)
+    misses = [r for r in cells if interval(r)[1] < BAND[0] or interval(r)[0] > BAND[1]]
+    return cells, misses
+
+
+def regime_cells(rows, n_max=1024):
+    """The distinct measured configurations in REGIME with n <= n_max, for the property
+    test: [n, m_acc, chunk, rounding, dist, m_p]."""
+    keep = {(r["n"], r["m_acc"], r["chunk"] if r["chunk"] is not None and r["chunk"] < r["n"] else None,
+             r["rounding"], r["dist"], r["m_p"])
+            for r in rows if r["nzr"] == 1.0 and r["n"] <= n_max and in_regime(r)}
+    return sorted(keep, key=lambda c: tuple(str(x) for x in c))
+
+
 def _by(res, key):
     groups = defaultdict(list)
     for r in res:
@@ -160,6 +203,17 @@ def compare(data, markdown=False, worst=25, rows=None):
                    f"{r['n']} | {r['m_acc']} | {r['variance_lost']:.4g} [{r['vl_lo']:.4g}, "
                    f"{r['vl_hi']:.4g}] | {r['adder']:.4g} | {r['variance_lost'] / r['adder']:.3f} | "
                    f"{r['paper']:.4g} |")
+    cells, misses = calibration(rows)
+    ratios = np.array([r["variance_lost"] / r["adder"] for r in cells])
+    out.append("")
+    out.append(f"In the closure's regime (REGIME): {len(cells)} resolved cells, measured/adder median "
+               f"{np.median(ratios):.3f}, 2.5-97.5% {np.percentile(ratios, 2.5):.3f}-"
+               f"{np.percentile(ratios, 97.5):.3f}; {len(cells) - len(misses)} of them have a 95% "
+               f"interval meeting the band [{BAND[0]}, {BAND[1]}], these {len(misses)} do not:")
+    for r in misses:
+        out.append(f"  {r['sweep']} {r['dist']} m_p={r['m_p']} {r['rounding']} chunk={r['chunk']} "
+                   f"n={r['n']} m_acc={r['m_acc']}: measured {r['variance_lost']:.4g} "
+                   f"[{r['vl_lo']:.4g}, {r['vl_hi']:.4g}], adder {r['adder']:.4g}")
     knees = _knees(rows)
     okk = {k: v for k, v in knees.items() if v[1]}
     same_a = sum(v[0] == v[2] for v in okk.values())

@@ -111,14 +111,25 @@ def main(argv=None):
     c.add_argument("--in", dest="inp", default=DEFAULT)
     c.add_argument("--markdown", action="store_true")
     c.add_argument("--rows", help="also write the rows with the model values (JSON) here")
+    c.add_argument("--from-rows", help="read those rows instead of evaluating the models")
+    c.add_argument("--cells", help="write the property test's regime cells (JSON) here "
+                                   "(tests/data/adder_regime_cells.json)")
     args = ap.parse_args(argv)
     if args.cmd == "measure":
         measure(args.out, args.only)
         return 0
-    from benchmarks.compare_adder import compare, model_rows, _progress
+    from benchmarks.compare_adder import compare, model_rows, regime_cells, _progress
     with open(args.inp) as f:
         data = json.load(f)
-    rows = model_rows(data, _progress)
+    if args.from_rows:
+        with open(args.from_rows) as f:
+            rows = json.load(f)
+    else:
+        rows = model_rows(data, _progress)
+    if args.cells:
+        with open(args.cells, "w") as f:
+            json.dump({"source": "python benchmarks/validate_adder.py compare --cells FILE",
+                       "cells": regime_cells(rows)}, f, indent=0)
     if args.rows:
         with open(args.rows, "w") as f:
             json.dump(rows, f)
