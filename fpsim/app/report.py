@@ -561,6 +561,11 @@ def _markdown(data, seconds):
       "survived but lost low bits. The chunked accumulator makes a few more additions (the "
       "chunk sums) but swamps far less.\n")
 
+    if "train" in data:
+        from .train import markdown as _train_markdown
+        w(_train_markdown(data["train"], heading="## 5.") + "\n")
+        w(f"Reproduce this section alone with `fpsim train{' --quick' if s['mode'] == 'quick' else ''}`.\n")
+
     # 5
     w("## How this was computed, and how to trust it\n")
     w("- Every accumulation runs through fpsim's bit-accurate MAC engine (`fpsim.sum`, "
@@ -580,7 +585,7 @@ def _markdown(data, seconds):
 # ---------------------------------------------------------------- entry point
 
 def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
-             cutoff=_CUTOFF) -> ReportResult:
+             cutoff=_CUTOFF, train=False) -> ReportResult:
     """Compute the report and write ``report.md``, ``report.json`` and ``figures/`` into
     ``out``.
 
@@ -600,6 +605,9 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
         (default: the mode's, see :data:`SETTINGS`).
     cutoff : float
         The knee rule's cut-off on exp(variance lost).
+    train : bool
+        Add the training experiment (:mod:`fpsim.app.train`, its quick settings with
+        ``quick``): needs PyTorch and scikit-learn (the ``[train]`` extra).
 
     Returns
     -------
@@ -622,7 +630,8 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
     else:
         bar = Progress("report", enabled=None if progress else False)
         outer = bar
-    stages = Stages(outer, _WEIGHTS[mode])
+    weights = dict(_WEIGHTS[mode], **({"training": 60 if mode == "full" else 4} if train else {}))
+    stages = Stages(outer, weights)
     try:
         data = {"settings": {"mode": mode, "seed": int(seed), "cutoff": float(cutoff),
                              "chunk": _CHUNK, "m_p": _M_P, "exp_bits": _EXP_BITS,
@@ -666,6 +675,14 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
         data["figures"] = _figures(data, fig_dir, cutoff)
         cb(1, 1)
         timings["figures"] = time.perf_counter() - t
+
+        if train:
+            from . import train as _train
+            t = time.perf_counter()
+            data["train"] = _train.run(mode, progress=stages.stage("training"))
+            data["figures"]["training"] = _train.figure(data["train"],
+                                                        os.path.join(fig_dir, "training.png"))
+            timings["training"] = time.perf_counter() - t
     finally:
         if bar is not None:
             bar.close()
