@@ -10,6 +10,8 @@ Two steps, so that the slow one runs once in the background:
     to the next, so a sweep costs one pass over its largest n per configuration.
 
 ``python benchmarks/validate_adder.py compare [--in FILE] [--markdown]``
+    (the measurement behind docs/theory.md is committed as
+    ``benchmarks/validate_adder.json.gz``: ``--in benchmarks/validate_adder.json.gz``)
     evaluates the adder model and the paper model on every measured cell and prints the
     agreement summary: the ratio measured / model where the measurement resolves the loss,
     the worst cells, the knees.
@@ -32,6 +34,7 @@ sparse     Gaussian m_p = 5 with nzr = 0.5; n = 256 ... 4096; rne, rtz; T = 10,0
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import math
 import os
@@ -119,7 +122,8 @@ def main(argv=None):
         measure(args.out, args.only)
         return 0
     from benchmarks.compare_adder import compare, model_rows, regime_cells, _progress
-    with open(args.inp) as f:
+    opener = gzip.open if args.inp.endswith(".gz") else open
+    with opener(args.inp, "rt") as f:
         data = json.load(f)
     if args.from_rows:
         with open(args.from_rows) as f:
