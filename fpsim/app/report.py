@@ -44,7 +44,7 @@ _EXP_BITS = 6
 #: ``swamp_*``: the illustration's lengths.
 SETTINGS = {
     "full": {"fig2_ns": [2 ** k for k in range(6, 15)], "fig2_m_accs": [4, 6, 8, 10, 12],
-             "fig2_trials": 1000, "knee_ns": [576, 1152, 2304, 4608], "knee_trials": 10000,
+             "fig2_trials": 1000, "knee_ns": [576, 1152, 2304, 4608], "knee_trials": 40000,
              "swamp_ones": 8192, "swamp_gauss": 4608, "swamp_trials": 32},
     "quick": {"fig2_ns": [2 ** k for k in range(6, 13)], "fig2_m_accs": [4, 6, 8, 10],
               "fig2_trials": 200, "knee_ns": [576, 2304], "knee_trials": 1500,
@@ -437,7 +437,8 @@ def _markdown(data, seconds):
     w(f"Generated {s['date']} by fpsim {env['fpsim']} in **{s['mode']}** mode (seed {s['seed']}) "
       f"in {seconds:.0f} s on {env['cpus']} CPUs ({env['system']} {env['machine']}, Python "
       f"{env['python']}, NumPy {env['numpy']}, Numba {env['numba']}). Reproduce with "
-      f"`fpsim report{' --quick' if s['mode'] == 'quick' else ''} --seed {s['seed']}`; "
+      f"`fpsim report{' --quick' if s['mode'] == 'quick' else ''}"
+      f"{' --train' if 'train' in data else ''} --seed {s['seed']}`; "
       "every number below is in `report.json`.\n")
     w("The question: how many mantissa bits m_acc does the accumulator of a dot product need "
       "so that rounding (swamping) does not destroy the information in long sums? The answer "
