@@ -16,12 +16,13 @@ import numpy as np
 from ._args import (as_format, float_array, format_params, kernel_input, seed_value,
                     sr_bits_value)
 from .formats import Format
-from .orders import Chunked, Exact, Kahan, Order, Pairwise, Sequential, as_order
+from .orders import BlockFMA, Chunked, Exact, Kahan, Order, Pairwise, Sequential, as_order
 from .rounding import Rounding, as_rounding
 from .kernels.codes import DIRECT, FAST, GENERAL, LEAN, TIER_NAMES
-from .kernels.mac import SEQUENTIAL, TILE, run_mac
+from .kernels.mac import BLOCKFMA, SEQUENTIAL, TILE, run_mac
 from .kernels.operands import operand_range
-from .kernels.plan import EXACT_PRODUCTS, MacOptions, MacPlan, chunk_levels
+from .kernels.plan import (EXACT_PRODUCTS, NO_BLOCK, BlockParams, MacOptions, MacPlan,
+                           chunk_levels)
 
 __all__ = ["AccumSpec", "SwampStats", "dot", "sum", "matmul", "ProductExactness",
            "product_exactness", "best_tier", "mac_plan"]
@@ -77,6 +78,9 @@ class AccumSpec:
         product_rounding = rounding if product_rounding is None else as_rounding(
             product_rounding, "product_rounding")
         order = as_order(order, chunk, outer).resolve(acc)
+        if isinstance(order.innermost(), BlockFMA) and product is not None:
+            raise ValueError(f"order={order!r} adds exact products (product=None); got "
+                             f"product={product.name}")
         sr_bits = sr_bits_value(sr_bits) if sr_bits is not None else None
         for name, value in (("acc", acc), ("product", product), ("rounding", rounding),
                             ("product_rounding", product_rounding), ("order", order),
@@ -251,14 +255,26 @@ _LEAN_MODES = (Rounding.RNE, Rounding.RTZ)
 
 
 def _family(order: Order) -> str:
+    if isinstance(order.innermost(), BlockFMA):
+        return BLOCKFMA
     return SEQUENTIAL if isinstance(order, (Sequential, Chunked)) else order.name
+
+
+def _block(spec: AccumSpec) -> tuple:
+    """(BlockParams, kernel variant) of a block-FMA spec; (NO_BLOCK, None) otherwise."""
+    blk = spec.order.innermost()
+    if not isinstance(blk, BlockFMA):
+        return NO_BLOCK, None
+    mode = spec.rounding if blk.rounding is None else blk.rounding
+    return (BlockParams(blk.group, blk.align_bits, int(mode)),
+            (int(blk.term_rounding), blk.align_exponent == "product"))
 
 
 def best_tier(spec: AccumSpec, exactness: ProductExactness, stats: bool) -> int:
     """The fastest execution tier (``kernels.codes``: GENERAL < FAST < LEAN < DIRECT) that
     is exact for ``spec`` on operands with ``exactness``; every slower tier gives the same
     bits (the tests run each one)."""
-    if isinstance(spec.order, Exact):
+    if isinstance(spec.order.innermost(), (Exact, BlockFMA)):
         return GENERAL
     if not (exactness.exact and spec.acc.man_bits <= 50
             and (spec.product is None or spec.product.man_bits <= 51)):
@@ -318,16 +334,20 @@ def _mac2d(A, B, spec: AccumSpec, init: float, stats, seed: int, tier=None) -> t
     N = B.shape[1]
     out = np.empty((M, N))
     exactness = product_exactness(A, B)
-    if isinstance(spec.order, (Pairwise, Kahan)) and spec.product is None and not exactness.exact:
+    blockfma = isinstance(spec.order.innermost(), BlockFMA)
+    if (blockfma or isinstance(spec.order, (Pairwise, Kahan))) and spec.product is None \
+            and not exactness.exact:
         raise ValueError(
-            f"order={spec.order.name!r} with exact products needs operands whose products "
+            f"order={spec.order!r} with exact products needs operands whose products "
             "float64 holds exactly (significand widths adding up to at most 53 bits, no "
-            "underflow); pass product=<a format> to round the products first")
+            "underflow)" + ("" if blockfma else
+                            "; pass product=<a format> to round the products first"))
     family, levels, plan = mac_plan(spec, exactness, stats=bool(stats), seed=seed, tier=tier)
     ntj = (N + TILE - 1) // TILE
     lanes = TILE if stats == "elements" else 1
     counts = np.zeros((builtins.max(M * ntj, 1), lanes, 4), np.int64)
-    run_mac(family, A, B, out, init, levels, plan, counts)
+    block, variant = _block(spec)
+    run_mac(family, A, B, out, init, levels, plan, counts, block, variant)
     if stats == "elements":
         return out, counts[:M * ntj].reshape(M, ntj * TILE, 4)[:, :N]
     return out, counts.sum(axis=(0, 1))
