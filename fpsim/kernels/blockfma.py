@@ -211,7 +211,7 @@ def blockfma_tile(A, B, out, i, j0, j1, init, levels, acc, opt, blk, stats, tmod
     G = blk.group
     if D == 0:
         for jj in range(w):
-            s[jj] = init
+            s[jj] = init[i, j0 + jj]
         block_chain(A, B, i, j0, j1, np.int64(0), np.int64(K), s, E, S, bad, acc, opt, blk,
                     stats, np.int64(0), N, tmode, product_align)
         for jj in range(w):
@@ -219,7 +219,7 @@ def blockfma_tile(A, B, out, i, j0, j1, init, levels, acc, opt, blk, stats, tmod
         return
     totals = np.zeros((D, w))
     for jj in range(w):
-        totals[0, jj] = init
+        totals[0, jj] = init[i, j0 + jj]
     ends = np.empty(D, np.int64)
     parent_end = np.int64(K)
     for d in range(D):

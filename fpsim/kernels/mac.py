@@ -26,6 +26,7 @@ __all__ = ["run_mac", "TILE", "SEQUENTIAL", "PAIRWISE", "KAHAN", "EXACT", "BLOCK
 def run_mac(family, A, B, out, init, levels, plan, stats, block=NO_BLOCK, variant=None):
     """out = A @ B (2-D float64, C-contiguous) in ``family``; stats[tile] += counts (one
     row per tile of TILE columns; unused by the exact family, which counts nothing).
+    ``init``: the start value of each sum, a float64 array shaped like ``out``.
     ``block`` (plan.BlockParams) and ``variant`` ((term mode, align on the product)) are
     the block-FMA family's."""
     acc, pf, opt = plan            # flat records: Numba's parallel kernels take no nesting
