@@ -18,7 +18,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
-           "fpsim.accumulate", "fpsim.orders", "fpsim._args", "fpsim.text",
+           "fpsim.accumulate", "fpsim.orders", "fpsim.hardware", "fpsim._args", "fpsim.text",
            "fpsim.analysis.vrr", "fpsim.analysis.predict", "fpsim.analysis.draws",
            "fpsim.analysis.estimator", "fpsim.analysis.measure", "fpsim.analysis.sweep",
            "fpsim.analysis.figure", "fpsim.app.report", "fpsim.app.progress",

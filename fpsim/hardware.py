@@ -1,0 +1,141 @@
+"""Accumulation presets of real hardware: an :class:`~fpsim.AccumSpec` per GPU, format and
+library path, each with the source it comes from and what it was checked against.
+
+>>> from fpsim import hardware
+>>> hardware.preset("hopper-mma-f16-f32")
+AccumSpec(acc=e8m23, product=exact, rounding=rtz, order=BlockFMA(16, 25))
+>>> hardware.preset("hopper-fp8-fast", split=2816).order
+Chunked(2816, inner=BlockFMA(32, 13, rounding='rtz'), outer=e8m23)
+>>> "hopper-fp8" in hardware.presets()
+True
+
+The tensor-core presets are one block step (or a chain of them) of the order
+:class:`~fpsim.BlockFMA`: the products of a block and the accumulator aligned to the
+largest operand-exponent sum, truncated ``w`` bits below it, added exactly and rounded once.
+The library presets add what cuBLAS/CUTLASS do around the tensor cores: promotion into
+binary32 every N products, split-K parts added left to right in binary32, the rounding of
+the result into the output format. cuBLAS chooses the split-K part length from the shape
+(and the library version), so ``split`` is the caller's to give; the defaults are the
+lengths seen for 16-column outputs on an H200 (docs/hardware.md).
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ._args import check_choice, check_int
+from .accumulate import AccumSpec
+from .orders import BlockFMA, Chunked
+
+__all__ = ["Preset", "preset", "presets"]
+
+_H200 = ("H200 captures (WMMA, torch._scaled_mm, torch.mm; tests/data/h200) and the H100/H200 "
+         "vectors of Khattak & Mikaitis, arXiv:2512.07004")
+#: a chunk longer than any sum: its one addition rounds the result into ``outer``
+_WHOLE = 2**40
+
+
+class Preset(NamedTuple):
+    """What :func:`presets` lists for one name."""
+
+    inputs: str          # the operand format(s)
+    model: str           # what the spec does, in words
+    source: str          # where the model comes from
+    checked: str         # what it reproduces, bit for bit (docs/hardware.md has the counts)
+
+
+_PRESETS = {
+    "hopper-mma-f16-f32": Preset(
+        "binary16", "one block of 16 products + C, w = 25, terms truncated, rtz into binary32",
+        "issue 17's study of the H200 captures", _H200),
+    "hopper-mma-bf16-f32": Preset(
+        "bfloat16", "one block of 16 products + C, w = 25, terms truncated, rtz into binary32",
+        "issue 17's study of the H200 captures", _H200),
+    "hopper-mma-f16-f16": Preset(
+        "binary16", "one block of 16 products + C, w = 25, rounded rne straight into binary16",
+        "issue 17's study of the H200 captures", _H200),
+    "hopper-mma-tf32-f32": Preset(
+        "tf32", "blocks of 4 products, chained (k = 8: two steps), w = 25, rtz into binary32",
+        "issue 17's study of the H200 captures", _H200),
+    "hopper-fp8-fast": Preset(
+        "e4m3 (e5m2)", "blocks of 32, w = 13, rtz into a 14-bit accumulator (e8m13), chained "
+        "over K (torch._scaled_mm use_fast_accum=True); split=N: parts of N added in binary32",
+        "issue 17's study of the H200 captures", _H200),
+    "hopper-fp8": Preset(
+        "e4m3 (e5m2)", "the fast chain restarted every 128 products, each chunk added into "
+        "binary32 (rne): CUTLASS/cuBLAS promotion", "issue 17's study of the H200 captures",
+        "H200 captures (torch._scaled_mm, use_fast_accum=False)"),
+    "hopper-cublas-f16": Preset(
+        "binary16", "chains of 16-product blocks (w = 25, rtz) in binary32; split=N: parts of "
+        "N added left to right in binary32 (rne); the result rounded rne into binary16 "
+        "(output='fp32': not)", "issue 17's study of the H200 captures",
+        "H200 captures (torch.mm, half and binary32 outputs)"),
+    "hopper-cublas-bf16": Preset(
+        "bfloat16", "as hopper-cublas-f16, the result rounded rne into bfloat16",
+        "issue 17's study of the H200 captures",
+        "H200 captures (torch.mm, half and binary32 outputs)"),
+}
+
+
+def presets() -> dict:
+    """{name: :class:`Preset`} of every preset, with its model, source and checks."""
+    return dict(_PRESETS)
+
+
+def preset(name: str, **overrides) -> AccumSpec:
+    """The :class:`~fpsim.AccumSpec` of preset ``name`` (see :func:`presets`).
+
+    ``split=N`` (fp8 and cuBLAS presets): split-K parts of N products, each summed as the
+    preset sums, added left to right in binary32 with rne. ``output`` (cuBLAS presets):
+    the format the result is rounded into, ``"fp16"``/``"bf16"`` (default, torch.mm's half
+    result) or ``"fp32"`` (the binary32 sum). Any other keyword is an AccumSpec field,
+    replaced in the result (``AccumSpec.replace``).
+
+    >>> from fpsim import hardware
+    >>> hardware.preset("hopper-cublas-bf16", split=1408).order.inner
+    Chunked(1408, inner=BlockFMA(16, 25, rounding='rtz'), outer=e8m23)
+    """
+    name = check_choice(name, "name", tuple(_PRESETS))
+    split = overrides.pop("split", None)
+    output = overrides.pop("output", None)
+    if split is not None and not (name.startswith("hopper-fp8") or "cublas" in name):
+        raise ValueError(f"split is a split-K part length for the fp8 and cuBLAS presets, "
+                         f"not for {name!r}")
+    if output is not None and "cublas" not in name:
+        raise ValueError(f"output is the result format of the cuBLAS presets, not of {name!r}")
+    if name in ("hopper-mma-f16-f32", "hopper-mma-bf16-f32"):
+        spec = AccumSpec("fp32", rounding="rtz", order=BlockFMA(16, 25))
+    elif name == "hopper-mma-f16-f16":
+        spec = AccumSpec("fp16", rounding="rne", order=BlockFMA(16, 25))
+    elif name == "hopper-mma-tf32-f32":
+        spec = AccumSpec("fp32", rounding="rtz", order=BlockFMA(4, 25))
+    elif name == "hopper-fp8-fast":
+        if split is None:
+            spec = AccumSpec("e8m13", rounding="rtz", order=BlockFMA(32, 13))
+        else:
+            split = _split(split, 32)
+            spec = AccumSpec("e8m13", order=Chunked(split, inner=BlockFMA(32, 13, rounding="rtz"),
+                                                    outer="fp32"))
+    elif name == "hopper-fp8":
+        order = Chunked(128, inner=BlockFMA(32, 13, rounding="rtz"), outer="fp32")
+        if split is not None:
+            order = Chunked(_split(split, 129), inner=order, outer="fp32")
+        spec = AccumSpec("e8m13", order=order)
+    else:
+        half = "fp16" if name == "hopper-cublas-f16" else "bf16"
+        output = half if output is None else check_choice(output, "output", (half, "fp32"))
+        block = BlockFMA(16, 25, rounding="rtz")
+        order = block if split is None else Chunked(_split(split, 17), inner=block,
+                                                     outer="fp32")
+        if output != "fp32":
+            order = Chunked(_WHOLE, inner=order, outer=output)
+            spec = AccumSpec("fp32", order=order)
+        elif split is None:
+            spec = AccumSpec("fp32", rounding="rtz", order=order)
+        else:
+            spec = AccumSpec("fp32", order=order)
+    return spec.replace(**overrides) if overrides else spec
+
+
+def _split(split, low):
+    return check_int(split, "split", low, _WHOLE - 1, high_open=False,
+                     note=" (the split-K part length, in products)")
