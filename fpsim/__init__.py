@@ -5,7 +5,7 @@ Layers: ``fpsim`` (this API: validation, shapes, kernel choice) - ``fpsim.kernel
 JIT kernels on plain arrays and numbers) - ``tests/reference`` (an exact, slow reference
 used only by the tests).
 """
-from . import formats
+from . import formats, hardware
 from .accumulate import AccumSpec, SwampStats, dot, matmul, sum
 from .arith import add, div, fma, mul, sqrt, sub
 from .formats import Format, accumulator
@@ -24,7 +24,7 @@ from .analysis.vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
 __version__ = "0.1.0"
 
 __all__ = [
-    "Format", "Rounding", "formats", "accumulator",
+    "Format", "Rounding", "formats", "hardware", "accumulator",
     "quantize", "encode", "decode", "code_dtype",
     "add", "sub", "mul", "div", "fma", "sqrt",
     "AccumSpec", "SwampStats", "dot", "sum", "matmul",

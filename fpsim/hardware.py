@@ -28,8 +28,8 @@ from .orders import BlockFMA, Chunked
 
 __all__ = ["Preset", "preset", "presets"]
 
-_H200 = ("H200 captures (WMMA, torch._scaled_mm, torch.mm; tests/data/h200) and the H100/H200 "
-         "vectors of Khattak & Mikaitis, arXiv:2512.07004")
+_KM = "the H100 and H200 {} vectors of Khattak & Mikaitis (arXiv:2512.07004)"
+_STUDY = "issue 17's study of H200 captures; Khattak & Mikaitis, arXiv:2512.07004"
 #: a chunk longer than any sum: its one addition rounds the result into ``outer``
 _WHOLE = 2**40
 
@@ -38,6 +38,7 @@ class Preset(NamedTuple):
     """What :func:`presets` lists for one name."""
 
     inputs: str          # the operand format(s)
+    operand: str         # the operand format, for rounding random operands (fpsim dot)
     model: str           # what the spec does, in words
     source: str          # where the model comes from
     checked: str         # what it reproduces, bit for bit (docs/hardware.md has the counts)
@@ -45,34 +46,48 @@ class Preset(NamedTuple):
 
 _PRESETS = {
     "hopper-mma-f16-f32": Preset(
-        "binary16", "one block of 16 products + C, w = 25, terms truncated, rtz into binary32",
-        "issue 17's study of the H200 captures", _H200),
+        "binary16", "fp16",
+        "one block of 16 products + C, w = 25, terms truncated, rtz into binary32",
+        _STUDY,
+        "H200 WMMA m16n16k16 f16 -> f32 captures; " + _KM.format("fp16 (binary32 output)")),
     "hopper-mma-bf16-f32": Preset(
-        "bfloat16", "one block of 16 products + C, w = 25, terms truncated, rtz into binary32",
-        "issue 17's study of the H200 captures", _H200),
+        "bfloat16", "bf16",
+        "one block of 16 products + C, w = 25, terms truncated, rtz into binary32",
+        _STUDY,
+        "H200 WMMA m16n16k16 bf16 -> f32 captures; " + _KM.format("bf16")),
     "hopper-mma-f16-f16": Preset(
-        "binary16", "one block of 16 products + C, w = 25, rounded rne straight into binary16",
-        "issue 17's study of the H200 captures", _H200),
+        "binary16", "fp16",
+        "one block of 16 products + C, w = 25, rounded rne straight into binary16",
+        _STUDY,
+        "H200 WMMA m16n16k16 f16 -> f16 captures; "
+        + _KM.format("fp16 (binary16 output, C rounded rne into binary16)")),
     "hopper-mma-tf32-f32": Preset(
-        "tf32", "blocks of 4 products, chained (k = 8: two steps), w = 25, rtz into binary32",
-        "issue 17's study of the H200 captures", _H200),
+        "tf32", "tf32",
+        "blocks of 4 products, chained (k = 8: two steps), w = 25, rtz into binary32",
+        _STUDY,
+        "H200 WMMA m16n16k8 tf32 captures; " + _KM.format("tf32")),
     "hopper-fp8-fast": Preset(
-        "e4m3 (e5m2)", "blocks of 32, w = 13, rtz into a 14-bit accumulator (e8m13), chained "
-        "over K (torch._scaled_mm use_fast_accum=True); split=N: parts of N added in binary32",
-        "issue 17's study of the H200 captures", _H200),
+        "e4m3 (e5m2)", "e4m3fn",
+        "blocks of 32, w = 13, rtz into a 14-bit accumulator (e8m13), chained over K "
+        "(torch._scaled_mm use_fast_accum=True); split=N: parts of N added in binary32",
+        _STUDY,
+        "H200 torch._scaled_mm captures, use_fast_accum=True, K = 16 to 16384 (split=2816 "
+        "at 16384); " + _KM.format("E4M3 and E5M2 (C = 0)")),
     "hopper-fp8": Preset(
-        "e4m3 (e5m2)", "the fast chain restarted every 128 products, each chunk added into "
-        "binary32 (rne): CUTLASS/cuBLAS promotion", "issue 17's study of the H200 captures",
-        "H200 captures (torch._scaled_mm, use_fast_accum=False)"),
+        "e4m3 (e5m2)", "e4m3fn",
+        "the fast chain restarted every 128 products, each chunk added into binary32 (rne): "
+        "CUTLASS/cuBLAS promotion", "issue 17's study of H200 captures",
+        "H200 torch._scaled_mm captures, use_fast_accum=False, K = 16 to 16384"),
     "hopper-cublas-f16": Preset(
-        "binary16", "chains of 16-product blocks (w = 25, rtz) in binary32; split=N: parts of "
-        "N added left to right in binary32 (rne); the result rounded rne into binary16 "
-        "(output='fp32': not)", "issue 17's study of the H200 captures",
-        "H200 captures (torch.mm, half and binary32 outputs)"),
+        "binary16", "fp16",
+        "chains of 16-product blocks (w = 25, rtz) in binary32; split=N: parts of N added "
+        "left to right in binary32 (rne); the result rounded rne into binary16 "
+        "(output='fp32': not)", "issue 17's study of H200 captures",
+        "H200 torch.mm captures, half and binary32 outputs, K = 64 to 16384"),
     "hopper-cublas-bf16": Preset(
-        "bfloat16", "as hopper-cublas-f16, the result rounded rne into bfloat16",
-        "issue 17's study of the H200 captures",
-        "H200 captures (torch.mm, half and binary32 outputs)"),
+        "bfloat16", "bf16", "as hopper-cublas-f16, the result rounded rne into bfloat16",
+        "issue 17's study of H200 captures",
+        "H200 torch.mm captures, half and binary32 outputs, K = 64 to 16384"),
 }
 
 
