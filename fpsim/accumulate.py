@@ -300,14 +300,23 @@ def _family(order: Order) -> str:
     return SEQUENTIAL if isinstance(order, (Sequential, Chunked)) else order.name
 
 
-def _block(spec: AccumSpec) -> tuple:
-    """(BlockParams, kernel variant) of a block-FMA spec; (NO_BLOCK, None) otherwise."""
+def _block(spec: AccumSpec, A, B, stats) -> tuple:
+    """(BlockParams, kernel variant) of a block-FMA spec; (NO_BLOCK, None) otherwise. The
+    variant's fast loop (kernels/blockfma.py) needs truncated terms aligned on the
+    operands, no counts, G + 1 terms summing below 2**53, and finite operands whose
+    nonzero values lie within 2**+-300."""
     blk = spec.order.innermost()
     if not isinstance(blk, BlockFMA):
         return NO_BLOCK, None
     mode = spec.rounding if blk.rounding is None else blk.rounding
+    fast = (blk.term_rounding == Rounding.RTZ and blk.align_exponent == "operands"
+            and not stats and blk.align_bits + 3 + (blk.group + 1).bit_length() <= 53)
+    if fast:
+        for x in (A, B):
+            _, lo, hi = operand_range(x)
+            fast = fast and -300 <= lo and hi <= 300 and bool(np.isfinite(x).all())
     return (BlockParams(blk.group, blk.align_bits, int(mode)),
-            (int(blk.term_rounding), blk.align_exponent == "product"))
+            (int(blk.term_rounding), blk.align_exponent == "product", bool(fast)))
 
 
 def best_tier(spec: AccumSpec, exactness: ProductExactness, stats: bool) -> int:
@@ -388,7 +397,7 @@ def _mac2d(A, B, spec: AccumSpec, init, stats, seed: int, tier=None) -> tuple:
     ntj = (N + TILE - 1) // TILE
     lanes = TILE if stats == "elements" else 1
     counts = np.zeros((builtins.max(M * ntj, 1), lanes, 4), np.int64)
-    block, variant = _block(spec)
+    block, variant = _block(spec, A, B, stats)
     run_mac(family, A, B, out, init, levels, plan, counts, block, variant)
     if stats == "elements":
         return out, counts[:M * ntj].reshape(M, ntj * TILE, 4)[:, :N]
