@@ -90,6 +90,27 @@ _PRESETS = {
         "H200 torch.mm captures, half and binary32 outputs, K = 64 to 16384"),
 }
 
+_KM_MODEL = ("Khattak & Mikaitis, arXiv:2512.07004: the published {} model (FMA size {}, {} extra "
+             "alignment bits beyond binary32's 23, so w = {}; final rounding rtz, rne into binary16)")
+_KM_CHECK = "the {} vectors of Khattak & Mikaitis (arXiv:2512.07004)"
+for _gen, _gpus, _G, _neab, _forms in (
+        ("volta", "V100", 4, 0, (("f16-f32", "binary16", "fp16"), ("f16-f16", "binary16", "fp16"))),
+        ("ampere", "A100 and A2", 8, 1, (("f16-f32", "binary16", "fp16"),
+                                          ("bf16-f32", "bfloat16", "bf16"),
+                                          ("f16-f16", "binary16", "fp16"),
+                                          ("tf32-f32", "tf32", "tf32")))):
+    for _form, _inputs, _op in _forms:
+        _g = 4 if _op == "tf32" else _G
+        _out = "binary16 (rne)" if _form.endswith("f16") and _form != "bf16-f32" else "binary32 (rtz)"
+        _PRESETS[f"{_gen}-mma-{_form}"] = Preset(
+            _inputs, _op, f"one block of {_g} products + C, w = {23 + _neab}, terms truncated, "
+                          f"rounded once into {_out}",
+            _KM_MODEL.format(_gpus, _g, _neab, 23 + _neab),
+            _KM_CHECK.format(f"{_gpus} {_op}" + (" (binary16 output, C rounded rne into "
+                                                  "binary16)" if "binary16 (rne)" in _out else "")))
+
+del _gen, _gpus, _G, _neab, _forms, _form, _inputs, _op, _g, _out
+
 
 def presets() -> dict:
     """{name: :class:`Preset`} of every preset, with its model, source and checks."""
@@ -117,7 +138,12 @@ def preset(name: str, **overrides) -> AccumSpec:
                          f"not for {name!r}")
     if output is not None and "cublas" not in name:
         raise ValueError(f"output is the result format of the cuBLAS presets, not of {name!r}")
-    if name in ("hopper-mma-f16-f32", "hopper-mma-bf16-f32"):
+    if name.startswith(("volta-", "ampere-")):
+        w = 23 if name.startswith("volta-") else 24
+        G = 4 if name.startswith("volta-") or "tf32" in name else 8
+        acc, mode = ("fp16", "rne") if name.endswith("f16-f16") else ("fp32", "rtz")
+        spec = AccumSpec(acc, rounding=mode, order=BlockFMA(G, w))
+    elif name in ("hopper-mma-f16-f32", "hopper-mma-bf16-f32"):
         spec = AccumSpec("fp32", rounding="rtz", order=BlockFMA(16, 25))
     elif name == "hopper-mma-f16-f16":
         spec = AccumSpec("fp16", rounding="rne", order=BlockFMA(16, 25))

@@ -129,6 +129,28 @@ def test_validation_vectors(gpu, fmt, name, out):
     assert _compare(got, z[out], "fp32", f"{gpu} {fmt} {name}") == 5000
 
 
+OTHER = [("V100", "fp16", "volta-mma-f16-f32", "d_fp32"),
+         ("V100", "fp16", "volta-mma-f16-f16", "d_fp16")]
+OTHER += [(gpu, fmt, f"ampere-mma-{name}", out) for gpu in ("A100", "A2") for fmt, name, out in (
+    ("fp16", "f16-f32", "d_fp32"), ("fp16", "f16-f16", "d_fp16"), ("bf16", "bf16-f32", "d_fp32"),
+    ("tf32", "tf32-f32", "d_fp32"))]
+
+
+@pytest.mark.parametrize("gpu,fmt,name,out", OTHER, ids=[f"{o[0]}-{o[2]}" for o in OTHER])
+def test_other_gpus_vectors(gpu, fmt, name, out):
+    """The presets built from Khattak & Mikaitis's published parameters, on their GPUs'
+    recorded vectors."""
+    root = _shared()
+    if root is None:
+        pytest.skip("tensor-core-validation vectors absent (set FPSIM_SHARED)")
+    z = np.load(root / f"{gpu}_{fmt}.npz")
+    a, b = _dec(z["a"], "fp32"), _dec(z["b"], "fp32")
+    spec = hardware.preset(name)
+    c = fpsim.quantize(_dec(z["c_fp32"], "fp32"), spec.acc)
+    got = fpsim.matmul(a[:, None, :], b[:, :, None], spec, init=c[:, None, None])[:, 0, 0]
+    assert _compare(got, z[out], "fp32", f"{gpu} {fmt} {name}") == 5000
+
+
 def test_listing_and_refusals():
     listed = hardware.presets()
     assert set(listed) >= {"hopper-mma-f16-f32", "hopper-mma-bf16-f32", "hopper-mma-f16-f16",
