@@ -389,7 +389,8 @@ def _mac2d(A, B, spec: AccumSpec, init, stats, seed: int, tier=None) -> tuple:
     if (blockfma or isinstance(spec.order, (Pairwise, Kahan))) and spec.product is None \
             and not exactness.exact:
         raise ValueError(
-            f"order={spec.order!r} with exact products needs operands whose products "
+            f"order={spec.order if blockfma else spec.order.name!r} with exact products "
+            "needs operands whose products "
             "float64 holds exactly (significand widths adding up to at most 53 bits, no "
             "underflow)" + ("" if blockfma else
                             "; pass product=<a format> to round the products first"))

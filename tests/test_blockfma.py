@@ -192,3 +192,16 @@ def test_refusals():
         "BlockFMA(16, 25, term_rounding='rne', rounding='rtz')")
     assert repr(Chunked(128, inner=BlockFMA(32, 13), outer="fp32")) == (
         "Chunked(128, inner=BlockFMA(32, 13), outer=e8m23)")
+
+
+def test_measure_vrr_operands_align_on_operands():
+    """measure_vrr(operands=...) equals fpsim.dot trial by trial for a block order too (the
+    sum-of-products shortcut would align each product on its own exponent)."""
+    from fpsim.analysis.measure import measure_vrr
+    a = np.array([[1.5, 1.5], [1.5, 1.25], [1.75, 1.5]])
+    b = np.full((3, 2), 1.5)
+    spec = AccumSpec("fp32", rounding="rtz", order=BlockFMA(2, 2))
+    m = measure_vrr(spec=spec, operands=(a, b))
+    for t in range(3):
+        assert m.sums[t] == float(fpsim.dot(a[t], b[t], spec))
+    assert m.sums[0] == 4.5               # summing the products 2.25 would give 4.0
