@@ -46,7 +46,7 @@ def _operands(rng, fmt, shape, spread=6):
     return fpsim.quantize(x, fmt)
 
 
-@pytest.mark.parametrize("G,w", [(1, 5), (3, 8), (4, 25), (16, 25), (32, 13)])
+@pytest.mark.parametrize("G,w", [(1, 5), (3, 8), (4, 25), (16, 25), (32, 13), (4, 40), (16, 50)])
 @pytest.mark.parametrize("acc", ["fp32", "fp16", "e8m13"])
 def test_random_alone(G, w, acc):
     rng = np.random.default_rng(G * 100 + w)

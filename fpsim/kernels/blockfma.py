@@ -219,7 +219,9 @@ def block_chain(A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, 
     1, which truncates to 0 all the same) and the conversion truncates toward zero. A lane
     whose c is not a finite value within 2**+-600 takes the general path. The truncated
     terms are whole numbers below 2**(w + 2), and the API allows this loop only when G + 1
-    of them add up below 2**53: their float64 sum F is exact, and the loop vectorises."""
+    of them add up below 2**53: their float64 sum F is exact, and the loop vectorises. With
+    w <= 28 a term is below 2**30, and converting it to int32 (which truncates) and back
+    does the truncation in two vector instructions."""
     G = blk.group
     w = blk.align_bits
     mode = blk.mode
@@ -228,6 +230,7 @@ def block_chain(A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, 
     obase = np.uint64(i * n_cols + j0)
     t = tstep
     ash, amask, alo, axmax = fast_params(acc)
+    narrow = w <= 28
     for kb in range(k0, k1, G):
         ke = min(kb + G, k1)
         if not fast:
@@ -250,10 +253,17 @@ def block_chain(A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, 
             scale[jj] = sc
             x = 0.0 if bad[jj] else s[jj] * sc
             F[jj] = _trunc(x)
-        for kk in range(kb, ke):
-            a = A[i, kk]
-            for jj in range(width):
-                F[jj] += _trunc((a * B[kk, j0 + jj]) * scale[jj])
+        if narrow:
+            # |term| < 2**(w + 2) <= 2**30: the int32 conversion truncates, and vectorises
+            for kk in range(kb, ke):
+                a = A[i, kk]
+                for jj in range(width):
+                    F[jj] += float(np.int32((a * B[kk, j0 + jj]) * scale[jj]))
+        else:
+            for kk in range(kb, ke):
+                a = A[i, kk]
+                for jj in range(width):
+                    F[jj] += _trunc((a * B[kk, j0 + jj]) * scale[jj])
         for jj in range(width):
             scale[jj] = s[jj]                # c, for the zero-sum fix-up (s is overwritten)
         # the sum F * 2**(E - w) is an exact float64 (|F| < 2**53, E - w >= -760): the bit
