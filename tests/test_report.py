@@ -91,7 +91,9 @@ def test_knee_check_and_swamping_numbers(quick_report):
     assert {(k["n"], k["chunk"]) for k in knees} == {
         (n, c) for n in report.SETTINGS["quick"]["knee_ns"] for c in (None, 64)}
     for k in knees:
-        assert k["predicted"] == fpsim.min_macc(k["n"], m_p=5, chunk=k["chunk"])
+        # the knee check uses the adder model; the paper model's knee is reported beside it
+        assert k["predicted"] == fpsim.min_macc(k["n"], m_p=5, chunk=k["chunk"], model="adder")
+        assert k["predicted_paper"] == fpsim.min_macc(k["n"], m_p=5, chunk=k["chunk"])
         assert k["at_knee"]["m_acc"] == k["predicted"] and k["one_below"]["m_acc"] == k["predicted"] - 1
         lo, hi = k["at_knee"]["vl_lo"], k["at_knee"]["vl_hi"]
         assert lo <= k["at_knee"]["variance_lost"] <= hi
@@ -108,6 +110,10 @@ def test_knee_check_and_swamping_numbers(quick_report):
     assert math.isclose(s["curve_paper"][-1],
                         fpsim.variance_lost(s["curve_n"][-1], s["m_acc"], m_p=5, chunk=c),
                         rel_tol=1e-9)
+    assert math.isclose(s["curve_adder"][-1],
+                        fpsim.variance_lost(s["curve_n"][-1], s["m_acc"], m_p=5, chunk=s["chunk"],
+                                            model="adder"), rel_tol=1e-9)
+    assert set(data["figure2"]["agreement_adder"]) <= {"single sum", "chunks of 64"}
 
 
 def test_terminal_summary(quick_report):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy import integrate, special
 
-from fpsim.analysis.vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
+from fpsim.analysis.vrr import KAPPA_RN, SWAMPING_MODELS as MODELS, min_macc, variance_lost, vrr
 
 LN50 = math.log(50)
 
@@ -302,7 +302,7 @@ BAD = [
     (vrr, (10, 3), {"chunk": 0}, ValueError, r"^chunk must satisfy 1 <= chunk <= 2\*\*62, got 0"),
     (vrr, (10, 3), {"chunk": 11}, ValueError, r"^chunk must satisfy chunk <= n.*chunk=11.*n=10"),
     (vrr, ([100, 10], 3), {"chunk": 64}, ValueError, r"^chunk must satisfy chunk <= n.*n=10"),
-    (vrr, (10, 3), {"model": "exact"}, ValueError, r"^model must be one of 'full', 'paper', 'closed', got 'exact'"),
+    (vrr, (10, 3), {"model": "exact"}, ValueError, r"^model must be one of 'full', 'paper', 'closed', 'adder', got 'exact'"),
     (vrr, (10, 3), {"kappa": 0}, ValueError, r"^kappa must satisfy 0 < kappa < inf"),
     (variance_lost, (0, 3), {}, ValueError, r"^n must satisfy 1 <= n <= "),
     (variance_lost, (10, 3), {"model": "paper!"}, ValueError, r"^model must be one of"),

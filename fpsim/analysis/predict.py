@@ -228,7 +228,8 @@ class PredictionTable:
         return to_json({**self.settings(), "rows": [row._asdict() for row in self.rows]})
 
 
-def predict(network, *, batch=None, chunk=64, m_p=5, nzr=1.0, cutoff=50, model="paper"):
+def predict(network, *, batch=None, chunk=64, m_p=5, nzr=1.0, cutoff=50, model="paper",
+            rounding="rne"):
     """Predict m_acc for the FWD, BWD and GRAD GEMMs of every layer of a network.
 
     Parameters
@@ -245,7 +246,11 @@ def predict(network, *, batch=None, chunk=64, m_p=5, nzr=1.0, cutoff=50, model="
         Product mantissa bits. The default 5 is the exact product of two (1,5,2) FP8
         operands, the paper's setting: two 3-bit significands multiply to at most 6 bits.
     nzr, cutoff, model
-        As in :func:`fpsim.vrr.min_macc` (Sakr et al., ICLR 2019).
+        As in :func:`fpsim.vrr.min_macc` (Sakr et al., ICLR 2019); ``model="adder"`` is
+        fpsim's model of the real rounding adder (:mod:`fpsim.analysis.adder`).
+    rounding
+        The adder's rounding, ``model="adder"`` only (the table's model reads
+        ``"adder, rtz"`` for a rounding other than rne).
 
     Returns
     -------
@@ -289,6 +294,9 @@ def predict(network, *, batch=None, chunk=64, m_p=5, nzr=1.0, cutoff=50, model="
                for i, layer in enumerate(layers) for gemm, n in layer.lengths(batch).items()]
     n = np.array([e[2] for e in entries], dtype=np.int64)
     options = dict(m_p=m_p, nzr=nzr, cutoff=cutoff, model=model)
+    if rounding != "rne":                       # the adder model's rounding
+        options["rounding"] = rounding
+        model = f"{model}, {rounding}"
     normal = min_macc(n, **options)
     chunked = normal.copy()
     longer = n > chunk

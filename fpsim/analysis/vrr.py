@@ -21,6 +21,10 @@ lost at the step that adds a product to s_i. The three ``model`` choices differ 
               |p| < kappa 2^-m_acc |s|, which gives
               f(i) = (2/pi)(arctan t_i - t_i/(1 + t_i^2)), t_i = kappa 2^-m_acc sqrt(i).
 
+A fourth model, ``"adder"``, is fpsim's own variance model of the real rounding adder
+(every rounding mode, any accumulator format, sequential and chunked orders): see
+:mod:`fpsim.analysis.adder`; the three functions below hand it over at their top.
+
 ``S(n)`` is summed term by term for the first 4096 steps and integrated beyond (the
 midpoint Euler-Maclaurin rule on a logarithmic Gauss-Legendre grid), so the cost grows
 with log n only.
@@ -34,9 +38,12 @@ import numpy as np
 
 from .._args import check_choice, check_cutoff, check_ints, check_nzr, check_real
 
-__all__ = ["MODELS", "KAPPA_RN", "vrr", "variance_lost", "min_macc"]
+__all__ = ["MODELS", "SWAMPING_MODELS", "KAPPA_RN", "vrr", "variance_lost", "min_macc"]
 
-MODELS = ("full", "paper", "closed")
+#: The swamping models (the reconstruction of Sakr et al. and two variants of it).
+SWAMPING_MODELS = ("full", "paper", "closed")
+#: Every model: the swamping models and fpsim's adder model (fpsim.analysis.adder).
+MODELS = SWAMPING_MODELS + ("adder",)
 
 #: Threshold factor of the ``"closed"`` model for a round-to-nearest adder, as quoted in
 #: the design notes. It is the cube root of E[2^(-3(1+u))] = 7/(192 ln 2) (0.37468),
@@ -227,7 +234,8 @@ def _output(values, *inputs):
 
 # ---------------------------------------------------------------- public API
 
-def vrr(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN):
+def vrr(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN,
+        dist="gaussian", rounding=None):
     """Variance retention ratio of an n-term accumulation with an m_acc-bit mantissa.
 
     Var(reduced-precision sum) / Var(exact sum) under the swamping model of Sakr et al.,
@@ -237,9 +245,12 @@ def vrr(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN):
     ----------
     n, m_acc : int or array of int
         Accumulation length (>= 1) and fractional mantissa bits of the accumulator (>= 0);
-        broadcast against each other. Scalars in give a float out.
+        broadcast against each other. Scalars in give a float out. ``m_acc`` may also be
+        an :class:`~fpsim.AccumSpec` (its format, rounding and order: sequential or
+        chunked); the swamping models take its mantissa and chunk, and need rne.
     m_p : int
-        Fractional mantissa bits of the products (>= 0); only ``"paper"`` uses it.
+        Fractional mantissa bits of the products (>= 0); only ``"paper"`` and ``"adder"``
+        use it (``"adder"``: None for unrounded products).
     chunk : int, optional
         Chunk length n1, 1 <= chunk <= n: chunks of n1 products are summed, then the
         n2 = ceil(n / n1) chunk sums (a short last chunk counts as a full one), giving
@@ -248,10 +259,14 @@ def vrr(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN):
         Fraction of non-zero products, in (0, 1]: the sum behaves as one of
         n_eff = nzr*n products (rounded half up, at least 1); with chunks, each chunk
         holds round(nzr*chunk) of them and the chunk sums stay dense.
-    model : {"full", "paper", "closed"}
-        Full swamping only; full + partial swamping; arctan closed form.
+    model : {"full", "paper", "closed", "adder"}
+        Full swamping only; full + partial swamping; arctan closed form; fpsim's adder
+        model (:mod:`fpsim.analysis.adder`).
     kappa : float
         Threshold factor of the ``"closed"`` model (RN adder: 0.3746).
+    dist, rounding
+        ``"adder"`` only: the product distribution (as fpsim.measure_vrr draws it) and,
+        with an int m_acc, the adder's rounding (default rne).
 
     Examples
     --------
@@ -262,16 +277,21 @@ def vrr(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN):
     >>> round(vrr(10**6, 12, m_p=5, model="closed"), 5)
     0.99987
     """
+    if model == "adder":
+        return _adder_values("vrr", n, m_acc, m_p, chunk, nzr, dist, rounding)
+    m_acc, chunk = _swamping_spec(m_acc, chunk, rounding)
     n, m_acc, m_p, chunk, nzr, model, kappa = _checked(n, m_acc, m_p, chunk, nzr, model, kappa)
     fraction, _ = _lost(n, m_acc, m_p, chunk, nzr, model, kappa)
     return _output(1.0 - fraction, n, m_acc)
 
 
-def variance_lost(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN):
+def variance_lost(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KAPPA_RN,
+                  dist="gaussian", rounding=None):
     """Variance lost by an accumulation, in units of one product's variance: n_eff (1 - VRR).
 
     Same arguments as :func:`vrr` (Sakr et al., ICLR 2019); computed without forming
-    1 - VRR, so tiny losses keep their relative precision.
+    1 - VRR, so tiny losses keep their relative precision. Negative values (``"adder"``
+    only): the adder gains variance (round-to-nearest-away, stochastic rounding).
 
     Examples
     --------
@@ -280,13 +300,16 @@ def variance_lost(n, m_acc, *, m_p, chunk=None, nzr=1.0, model="paper", kappa=KA
     >>> variance_lost(2304, [5, 6, 7], m_p=5, chunk=64).round(2)
     array([4.92, 1.21, 0.28])
     """
+    if model == "adder":
+        return _adder_values("lost", n, m_acc, m_p, chunk, nzr, dist, rounding)
+    m_acc, chunk = _swamping_spec(m_acc, chunk, rounding)
     n, m_acc, m_p, chunk, nzr, model, kappa = _checked(n, m_acc, m_p, chunk, nzr, model, kappa)
     fraction, n_eff = _lost(n, m_acc, m_p, chunk, nzr, model, kappa)
     return _output(n_eff * fraction, n, m_acc)
 
 
 def min_macc(n, *, m_p, chunk=None, nzr=1.0, cutoff=50, model="paper", m_max=52,
-             kappa=KAPPA_RN):
+             kappa=KAPPA_RN, rounding="rne", dist="gaussian"):
     """Smallest accumulator mantissa m_acc that meets the variance-lost cut-off.
 
     The normalized exponential variance lost exp(n_eff (1 - VRR)) must be at most
@@ -294,7 +317,9 @@ def min_macc(n, *, m_p, chunk=None, nzr=1.0, cutoff=50, model="paper", m_max=52,
     ICLR 2019 (arXiv:1901.06588). The cut-off (> 1)
     is a parameter because the paper's value (remembered as 50) is uncertain. Other
     arguments as in :func:`vrr`; vectorised over n (an int in, an int out). Raises
-    ValueError if no m_acc <= m_max meets the cut-off.
+    ValueError if no m_acc <= m_max meets the cut-off. With ``model="adder"`` the
+    accumulators are fpsim.accumulator(m_acc) with ``rounding``, and a gain of variance
+    counts like a loss (|variance lost| <= ln(cutoff), at m_acc and m_acc + 1).
 
     Examples
     --------
@@ -305,6 +330,11 @@ def min_macc(n, *, m_p, chunk=None, nzr=1.0, cutoff=50, model="paper", m_max=52,
     >>> min_macc(10**7, m_p=5, chunk=64)
     17
     """
+    if model == "adder":
+        return _adder_min_macc(n, m_p, chunk, nzr, cutoff, m_max, rounding, dist)
+    if rounding not in ("rne", None):
+        raise ValueError(f"the swamping models describe a round-to-nearest-even adder; "
+                         f"use model='adder' for rounding={rounding!r}")
     n, _, m_p, chunk, nzr, model, kappa = _checked(n, None, m_p, chunk, nzr, model, kappa)
     cutoff = check_cutoff(cutoff)
     m_max = int(check_ints(m_max, "m_max", 0, _BITS_MAX, scalar=True))
@@ -314,4 +344,104 @@ def min_macc(n, *, m_p, chunk=None, nzr=1.0, cutoff=50, model="paper", m_max=52,
         raise ValueError(f"no m_acc <= m_max={m_max} meets cutoff={cutoff:g} for "
                          f"n={int(n[~ok[..., -1]].flat[0])}; raise m_max or the cut-off")
     best = ok.argmax(axis=-1)
+    return int(best) if best.ndim == 0 else best
+
+
+# ---------------------------------------------------------------- the adder model
+# (fpsim.analysis.adder; what follows only adapts the arguments of the three functions)
+
+def _swamping_spec(spec, chunk, rounding):
+    """(m_acc, chunk) for the swamping models from an int/array m_acc or an AccumSpec."""
+    from ..accumulate import AccumSpec
+    from ..orders import Chunked, Sequential
+    if rounding not in (None, "rne"):
+        raise ValueError(f"the swamping models describe a round-to-nearest-even adder; use "
+                         f"model='adder' for rounding={rounding!r}")
+    if not isinstance(spec, AccumSpec):
+        return spec, chunk
+    if chunk is not None:
+        raise ValueError(f"chunk goes inside the AccumSpec's order, not beside it (got chunk={chunk!r})")
+    if str(spec.rounding) != "rne":
+        raise ValueError(f"the swamping models describe a round-to-nearest-even adder, the spec "
+                         f"rounds {spec.rounding}; use model='adder'")
+    order = spec.order
+    if isinstance(order, Sequential):
+        return spec.acc.man_bits, None
+    if isinstance(order, Chunked) and isinstance(order.inner, Sequential) and order.outer == spec.acc:
+        return spec.acc.man_bits, order.size
+    raise ValueError(f"the swamping models cover sequential sums and one level of chunks "
+                     f"summed in the accumulator, got {order!r}; use model='adder'")
+
+
+def _adder_values(kind, n, spec, m_p, chunk, nzr, dist, rounding):
+    """vrr ('vrr') or variance_lost ('lost') of the adder model, broadcast like the others."""
+    from .adder import adder_variance_lost, adder_vrr, as_adder_spec
+    from ..accumulate import AccumSpec
+    fn = adder_vrr if kind == "vrr" else adder_variance_lost
+    n = check_ints(n, "n", 1, _N_MAX)
+    if isinstance(spec, AccumSpec):
+        values = fn(n, as_adder_spec(spec, chunk, rounding), m_p=m_p, dist=dist, nzr=nzr)
+        return _output(np.asarray(values, dtype=np.float64), n)
+    m_acc = check_ints(spec, "m_acc", 0, 52)
+    nb, mb = np.broadcast_arrays(n, m_acc)
+    out = np.empty(nb.shape)
+    for m in np.unique(mb):
+        sel = mb == m
+        out[sel] = fn(nb[sel], as_adder_spec(int(m), chunk, rounding), m_p=m_p, dist=dist, nzr=nzr)
+    return _output(out, n, m_acc)
+
+
+def _adder_min_macc(n, m_p, chunk, nzr, cutoff, m_max, rounding, dist):
+    """min_macc under the adder model: the smallest m_acc with |variance lost| <= ln(cutoff)
+    at m_acc and at m_acc + 1, searched from the paper model's answer (one table per m_acc
+    tried, shared by every n)."""
+    from .adder import adder_variance_lost, as_adder_spec
+    n = check_ints(n, "n", 1, _N_MAX)
+    cutoff = check_cutoff(cutoff)
+    m_max = int(check_ints(m_max, "m_max", 0, _BITS_MAX, scalar=True))
+    limit = math.log(cutoff)
+    flat = [int(v) for v in n.ravel()]
+    cache = {}
+
+    def ok(m, ns):
+        got = cache.setdefault(m, {})
+        need = sorted({v for v in ns if v not in got})
+        if need:
+            vals = adder_variance_lost(np.array(need), as_adder_spec(m, chunk, rounding),
+                                       m_p=m_p, dist=dist, nzr=nzr)
+            got.update(zip(need, np.atleast_1d(vals)))
+        return {v: bool(abs(got[v]) <= limit) for v in ns}   # nan: not met
+
+    try:
+        guess = np.atleast_1d(min_macc(np.array(flat), m_p=52 if m_p is None else m_p, nzr=nzr,
+                                       cutoff=cutoff, m_max=m_max,
+                                       chunk=None if chunk is None or chunk > min(flat) else chunk))
+    except ValueError:
+        guess = np.full(len(flat), m_max)
+    state = {v: [int(g), None, None] for v, g in zip(flat, guess)}   # m, lowest ok, highest bad
+    while True:
+        todo = {}
+        for v, (m, lo_ok, hi_bad) in state.items():
+            if lo_ok is not None and (lo_ok == 0 or hi_bad == lo_ok - 1):
+                continue
+            todo.setdefault(m, []).append(v)
+        if not todo:
+            break
+        for m, vs in todo.items():
+            both = ok(m, vs) if m >= m_max else {v: a and b for (v, a), b in
+                                                 zip(ok(m, vs).items(), ok(m + 1, vs).values())}
+            for v in vs:
+                st = state[v]
+                if both[v]:
+                    st[1] = m
+                    st[0] = m - 1
+                else:
+                    st[2] = m if st[2] is None else max(st[2], m)
+                    if m >= m_max:
+                        raise ValueError(f"no m_acc <= m_max={m_max} meets cutoff={cutoff:g} for "
+                                         f"n={v} under the adder model; raise m_max or the cut-off")
+                    st[0] = m + 1
+                if st[1] is not None and st[0] < 0:
+                    st[2] = -1
+    best = np.array([state[v][1] for v in flat]).reshape(n.shape)
     return int(best) if best.ndim == 0 else best

@@ -755,9 +755,14 @@ def cmd_calibrate(args) -> int:
 def cmd_report(args) -> int:
     from .report import generate
     result = generate(args.out, quick=args.quick, seed=args.seed,
-                      progress=not args.quiet, trials=args.trials)
+                      progress=not args.quiet, trials=args.trials, train=args.train)
     print(result.summary)
     return EXIT_OK
+
+
+def cmd_train(args) -> int:
+    from .train import run_cli
+    return run_cli(args)
 
 
 # ------------------------------------------------------------------ the parser
@@ -996,6 +1001,19 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_monte_carlo(p, CALIBRATION["trials"], m_p=False, cutoff=False, seed=CALIBRATION["seed"])
     p.set_defaults(func=cmd_calibrate)
 
+    # train
+    p = command("train", "train a small CNN with emulated accumulators (needs the [train] extra)",
+                "  fpsim train\n  fpsim train --quick --out /tmp/train\n"
+                "  fpsim train --seeds 0,1,2,3,4 --offsets 0,1,2,3,4\n\n"
+                "Trains on scikit-learn's 8x8 digits with every FWD, BWD and GRAD GEMM emulated\n"
+                "(fpsim.torch): binary32 accumulation, the m_acc fpsim.predict gives each GEMM,\n"
+                "and fewer bits, single sums and chunks of 64. Writes DIR/training.md,\n"
+                "DIR/train.json and DIR/figures/training.png. About 4 to 5 minutes of CPU (255 s\n"
+                "measured), on one Numba thread by default.")
+    from .train import add_arguments as _train_arguments
+    _train_arguments(p)
+    p.set_defaults(func=cmd_train)
+
     # report
     p = command("report", "the full report: predictions, Figure 2, checks, swamping -> DIR/report.md",
                 "  fpsim report\n  fpsim report --quick --out /tmp/fpsim-report\n"
@@ -1010,6 +1028,8 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="override the Monte Carlo trials per point")
     p.add_argument("--seed", type=_seed_arg, default=0, help="random seed")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--train", action="store_true",
+                   help="add the training experiment (fpsim train; needs the [train] extra)")
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -97,12 +97,15 @@ def _measured(ax, n, vl, lo, hi, color, marker="o", label=None, floor=_FLOOR, si
 
 # ---------------------------------------------------------------- Figure 2 style panels
 
-def variance_lost_panels(panels, path, *, cutoff=50.0, title=None, ylabel=None):
+def variance_lost_panels(panels, path, *, cutoff=50.0, title=None, ylabel=None,
+                         curve_label="analytical (full + partial)", alt_label=None):
     """Variance lost against n, one panel per entry of ``panels`` (side by side, shared y).
 
     ``panels``: list of ``{"title": str, "series": [...]}``; each series is a dict with
-    ``m_acc``, optional analytical ``curve_n`` / ``curve_vl`` (drawn as a line), optional
-    measured ``n`` / ``vl`` / ``lo`` / ``hi`` (points with intervals).
+    ``m_acc``, optional analytical ``curve_n`` / ``curve_vl`` (drawn as a line, legend
+    ``curve_label``) and ``curve_alt`` (a second model on the same n, dashed, legend
+    ``alt_label``), optional measured ``n`` / ``vl`` / ``lo`` / ``hi`` (points with
+    intervals).
     """
     import numpy as np
     ncols = min(2, len(panels))
@@ -137,6 +140,11 @@ def variance_lost_panels(panels, path, *, cutoff=50.0, title=None, ylabel=None):
                 keep = cv > _FLOOR / 10
                 ax.plot(cn[keep], cv[keep], color=c, lw=1.6, zorder=2,
                         label=f"$m_{{acc}}$ = {s['m_acc']}")
+                if s.get("curve_alt") is not None:
+                    ca = np.asarray(s["curve_alt"], float)
+                    keep = ca > _FLOOR / 10
+                    ax.plot(cn[keep], ca[keep], color=c, lw=1.0, ls=(0, (2, 2)), alpha=0.8,
+                            zorder=2)
             if s.get("n"):
                 _measured(ax, np.asarray(s["n"], float) * dodge[s["m_acc"]], s["vl"], s["lo"],
                           s["hi"], c,
@@ -156,8 +164,10 @@ def variance_lost_panels(panels, path, *, cutoff=50.0, title=None, ylabel=None):
     from matplotlib.lines import Line2D
     handles = [Line2D([], [], color=colors[m], lw=1.6, label=f"$m_{{acc}}$ = {m}")
                for m in sorted(colors)]
-    handles += [Line2D([], [], color="0.3", lw=1.6, label="analytical (full + partial)"),
-                Line2D([], [], color="0.3", marker="o", ls="none", label="measured, 95% CI"),
+    handles += [Line2D([], [], color="0.3", lw=1.6, label=curve_label)]
+    if alt_label:
+        handles += [Line2D([], [], color="0.3", lw=1.0, ls=(0, (2, 2)), label=alt_label)]
+    handles += [Line2D([], [], color="0.3", marker="o", ls="none", label="measured, 95% CI"),
                 Line2D([], [], color="0.3", marker="o", ls="none", alpha=0.35,
                        label="measured, CI reaches 0"),
                 Line2D([], [], color="0.3", marker="v", mfc="white", ls="none", alpha=0.5,
@@ -268,7 +278,7 @@ def predicted_precision(curve, points, path, *, cutoff=50.0, chunk=64, m_p=5):
 
 # ---------------------------------------------------------------- knee check
 
-def knee_check(groups, path, *, cutoff=50.0):
+def knee_check(groups, path, *, cutoff=50.0, model_label="analytical (full + partial)"):
     """Measured variance lost against m_acc around each predicted knee.
 
     ``groups``: list of dicts with ``n``, ``chunk``, ``knee`` (predicted m_acc), and lists
@@ -315,7 +325,7 @@ def knee_check(groups, path, *, cutoff=50.0):
                Line2D([], [], color="#c92a2a", marker="o", ls="none", label="measured, above cut-off"),
                Line2D([], [], color="0.3", marker="o", ls="none", alpha=0.35,
                       label="faint: interval reaches 0"),
-               Line2D([], [], color="0.45", lw=1.3, label="analytical (full + partial)"),
+               Line2D([], [], color="0.45", lw=1.3, label=model_label),
                Line2D([], [], color="#1c7ed6", ls=":", label="predicted knee $m_{acc}$"),
                Line2D([], [], color="0.25", ls=(0, (6, 3)), label=f"cut-off ln {cutoff:g}")]
     fig.legend(handles=handles, loc="outside lower center", ncol=3,

@@ -139,21 +139,47 @@ def _figure2(cfg, trials, seed, cutoff, progress):
     fig2 = figure2(ns=cfg["fig2_ns"], m_accs=cfg["fig2_m_accs"], chunk=_CHUNK, trials=trials,
                    m_p=_M_P, seed=seed, cutoff=cutoff, progress=progress)
     data = fig2.to_dict()
+    _add_adder_model(data)
     # agreement where the measurement resolves the loss: the 95% interval excludes 0 and
-    # its half-width is at most half the estimate
-    ratios = {None: [], _CHUNK: []}
-    for r in data["rows"]:
-        v = r["variance_lost"]
-        if (math.isfinite(v) and r["vl_lo"] > 0 and r["vl_hi"] - r["vl_lo"] <= v
-                and r["vl_paper"] > 0):
-            ratios[r["chunk"]].append(v / r["vl_paper"])
-    agreement = {}
-    for chunk, vals in ratios.items():
-        if vals:
-            agreement[_chunk_label(chunk)] = {"points": len(vals), "median": float(np.median(vals)),
-                                              "min": float(np.min(vals)), "max": float(np.max(vals))}
-    data["agreement"] = agreement
+    # its half-width is at most half the estimate; for the paper model ("agreement") and
+    # the adder model ("agreement_adder")
+    for key, col in (("agreement", "vl_paper"), ("agreement_adder", "vl_adder")):
+        ratios = {None: [], _CHUNK: []}
+        for r in data["rows"]:
+            v = r["variance_lost"]
+            if (math.isfinite(v) and r["vl_lo"] > 0 and r["vl_hi"] - r["vl_lo"] <= v
+                    and r[col] > 0):
+                ratios[r["chunk"]].append(v / r[col])
+        agreement = {}
+        for chunk, vals in ratios.items():
+            if vals:
+                agreement[_chunk_label(chunk)] = {"points": len(vals), "median": float(np.median(vals)),
+                                                  "min": float(np.min(vals)), "max": float(np.max(vals))}
+        data[key] = agreement
     return data
+
+
+def _adder_lost(ns, m_acc, chunk):
+    """The adder model's variance lost (fpsim.analysis.adder) for the report's products."""
+    from ..analysis.vrr import variance_lost
+    return np.atleast_1d(variance_lost(np.asarray(ns), m_acc, m_p=_M_P, chunk=chunk,
+                                       model="adder")).tolist()
+
+
+def _add_adder_model(data):
+    """Figure-2 data: the adder model's curve beside the paper model's (``curve_adder``)
+    and its value at every measured point (``vl_adder``)."""
+    for srs in data["series"]:
+        srs["curve_adder"] = _adder_lost(srs["curve_n"], srs["m_acc"], srs["chunk"])
+    cells = {}
+    for r in data["rows"]:
+        cells.setdefault((r["m_acc"], r["chunk"]), set()).add(r["n"])
+    values = {}
+    for (m, chunk), ns in cells.items():
+        ns = sorted(ns)
+        values.update({(m, chunk, n): v for n, v in zip(ns, _adder_lost(ns, m, chunk))})
+    for r in data["rows"]:
+        r["vl_adder"] = values[(r["m_acc"], r["chunk"], r["n"])]
 
 
 def _knee_check(cfg, trials, seed, cutoff, progress):
@@ -166,7 +192,10 @@ def _knee_check(cfg, trials, seed, cutoff, progress):
     limit = math.log(cutoff)
     plan = []
     for chunk in (None, _CHUNK):
-        knees = {n: int(min_macc(n, m_p=_M_P, chunk=chunk, cutoff=cutoff)) for n in ns}
+        # the knees predicted by the adder model (fpsim.analysis.adder); the paper model's
+        # are reported beside them
+        knees = {n: int(min_macc(n, m_p=_M_P, chunk=chunk, cutoff=cutoff, model="adder"))
+                 for n in ns}
         m_accs = list(range(max(0, min(knees.values()) - 1), max(knees.values()) + 2))
         plan.append((chunk, knees, m_accs))
     total = sum(len(m) * len(ns) for _, _, m in plan)
@@ -184,17 +213,21 @@ def _knee_check(cfg, trials, seed, cutoff, progress):
         measured_knees = {k["n"]: k for k in table.knee(cutoff)}
         for n in ns:
             sel = sorted((r for r in table.rows if r["n"] == n), key=lambda r: r["m_acc"])
+            for r in sel:
+                r["vl_adder"] = _adder_lost([n], r["m_acc"], chunk)[0]
             knee = knees[n]
             groups.append({"n": n, "chunk": chunk, "knee": knee,
                            "m_acc": [r["m_acc"] for r in sel],
                            "vl": [r["variance_lost"] for r in sel],
                            "lo": [r["vl_lo"] for r in sel], "hi": [r["vl_hi"] for r in sel],
-                           "model": [r["vl_paper"] for r in sel]})
+                           "model": [r["vl_adder"] for r in sel]})
             at = {r["m_acc"]: r for r in sel}
             k_row, b_row = at.get(knee), at.get(knee - 1)
             verdict, clear = _verdict(k_row, b_row, limit)
             mk = measured_knees[n]
             knees_out.append({"n": n, "chunk": chunk, "predicted": knee,
+                              "predicted_paper": int(min_macc(n, m_p=_M_P, chunk=chunk,
+                                                              cutoff=cutoff)),
                               "measured": mk["knee"], "measured_conservative": mk["knee_hi"],
                               "measured_optimistic": mk["knee_lo"], "verdict": verdict,
                               "clear": clear,
@@ -207,8 +240,8 @@ def _knee_check(cfg, trials, seed, cutoff, progress):
 def _pick(row):
     if row is None:
         return None
-    return {k: row[k] for k in ("m_acc", "variance_lost", "vl_lo", "vl_hi", "vl_paper", "vl_full",
-                                "full", "partial", "additions")}
+    return {k: row.get(k) for k in ("m_acc", "variance_lost", "vl_lo", "vl_hi", "vl_paper",
+                                    "vl_adder", "vl_full", "full", "partial", "additions")}
 
 
 def _verdict(k_row, b_row, limit):
@@ -311,15 +344,18 @@ def _figures(data, fig_dir, cutoff):
         for s in f2["series"]:
             if s["chunk"] != chunk:
                 continue
-            series.append({"m_acc": s["m_acc"], "curve_n": s["curve_n"], "curve_vl": s["curve_paper"],
+            series.append({"m_acc": s["m_acc"], "curve_n": s["curve_n"], "curve_vl": s["curve_adder"],
+                           "curve_alt": s["curve_paper"],
                            "n": s["n"], "vl": s["variance_lost"], "lo": s["vl_lo"], "hi": s["vl_hi"]})
         panels.append({"title": _chunk_label(chunk), "series": series})
     out["figure2"] = plots.variance_lost_panels(
         panels, os.path.join(fig_dir, "figure2.png"), cutoff=cutoff,
         title=f"Figure 2: variance lost against n (Gaussian products, m_p = {_M_P}, "
-              f"{f2['trials']} trials per point)")
+              f"{f2['trials']} trials per point)",
+        curve_label="adder model (fpsim)", alt_label="paper model (full + partial)")
     out["knee_check"] = plots.knee_check(data["knee_check"]["groups"],
-                                         os.path.join(fig_dir, "knee_check.png"), cutoff=cutoff)
+                                         os.path.join(fig_dir, "knee_check.png"), cutoff=cutoff,
+                                         model_label="adder model")
     sw = data["swamping"]
     out["swamping"] = plots.swamping(sw["ones"], sw["gauss"], os.path.join(fig_dir, "swamping.png"))
     return out
@@ -353,15 +389,18 @@ def _summary_text(data, md_path, seconds):
     lines += ["  " + l for l in render_table(["network", "FWD", "BWD", "GRAD"], rows).splitlines()]
     lines.append("")
     f2 = data["figure2"]
-    agree = "; ".join(f"{k} {v['median']:.2f} ({v['min']:.2f} to {v['max']:.2f}, "
-                      f"{v['points']} points)" for k, v in f2["agreement"].items())
+
+    def agree(key):
+        return "; ".join(f"{k} {v['median']:.2f} ({v['min']:.2f} to {v['max']:.2f}, "
+                         f"{v['points']} points)" for k, v in f2[key].items()) \
+            or "no point resolved at this number of trials"
     lines += _wrap(f"Figure 2: {len(f2['rows'])} measured points, {f2['trials']} trials each. "
-                   "Measured / analytical variance lost, median over the resolved points: "
-                   + (agree or "no point resolved at this number of trials") + ".")
+                   "Measured / modelled variance lost, median over the resolved points: "
+                   f"adder model {agree('agreement_adder')}; paper model {agree('agreement')}.")
     lines.append("")
     kc = data["knee_check"]
     lines += _wrap(f"Knee check, {kc['trials']} trials: measured variance lost (VL) at the "
-                   f"predicted m_acc and one bit below; cut-off ln {_CUTOFF:g} = "
+                   f"m_acc the adder model predicts and one bit below; cut-off ln {_CUTOFF:g} = "
                    f"{math.log(_CUTOFF):.2f}; '?' = an interval straddles the cut-off:")
     krows = []
     for k in kc["knees"]:
@@ -439,18 +478,20 @@ def _markdown(data, seconds):
     # 2
     f2 = data["figure2"]
     w("## 2. Figure 2: variance lost against accumulation length\n")
-    w(f"Lines: the analytical variance lost (full + partial swamping). Points: measured with "
+    w(f"Solid lines: fpsim's adder model (`docs/theory.md`, \"The adder model\"); dashed: "
+      f"the paper model (full + partial swamping). Points: measured with "
       f"the bit-accurate simulator, {f2['trials']} trials per point (Gaussian products rounded "
       f"to m_p = {_M_P}, exact reference sum of the same products, paired variance ratio, 95% "
       "intervals by the delta method; `fpsim.sweep`). A curve crossing the dashed cut-off "
       "marks the length at which that m_acc stops being enough: the knee.\n")
     w("![Figure 2](figures/figure2.png)\n")
-    if f2["agreement"]:
-        w("Measured / analytical variance lost over the *resolved* points (95% interval above "
+    if f2["agreement"] or f2.get("agreement_adder"):
+        w("Measured / modelled variance lost over the *resolved* points (95% interval above "
           "0 and no wider than ±50% of the estimate):\n")
-        w(_md_table(["order", "points", "median ratio", "range"],
-                    [[k, v["points"], f"{v['median']:.2f}", f"{v['min']:.2f} – {v['max']:.2f}"]
-                     for k, v in f2["agreement"].items()]) + "\n")
+        w(_md_table(["model", "order", "points", "median ratio", "range"],
+                    [[name, k, v["points"], f"{v['median']:.2f}", f"{v['min']:.2f} – {v['max']:.2f}"]
+                     for name, key in (("adder", "agreement_adder"), ("paper", "agreement"))
+                     for k, v in f2.get(key, {}).items()]) + "\n")
         w("A ratio above 1 means the simulated round-to-nearest adder loses more than the "
           "model books; `docs/theory.md` (\"Where the model is weak\") explains why (bias "
           "toward zero at binade boundaries).\n")
@@ -462,8 +503,8 @@ def _markdown(data, seconds):
     # 3
     kc = data["knee_check"]
     w("## 3. Measured check at each predicted knee\n")
-    w(f"For the FWD/BWD lengths of the networks, the variance lost measured at the predicted "
-      f"m_acc and one bit below ({kc['trials']} trials per point, every m_acc on the same "
+    w(f"For the FWD/BWD lengths of the networks, the variance lost measured at the m_acc "
+      f"predicted by the adder model and one bit below ({kc['trials']} trials per point, every m_acc on the same "
       f"products). The prediction holds if the measured loss is at most ln {cut:g} = {L:.2f} at "
       "the predicted m_acc and above it one bit below. *Measured knee*: the smallest m_acc of "
       "the sweep from which every measured loss meets the cut-off; in brackets the same rule "
@@ -472,8 +513,8 @@ def _markdown(data, seconds):
     for k in kc["knees"]:
         a, b = k["at_knee"], k["one_below"]
         rows.append([k["n"], _chunk_label(k["chunk"]), k["predicted"],
-                     _ci(a["variance_lost"], a["vl_lo"], a["vl_hi"]) + f" (model {_g(a['vl_paper'])})" if a else "–",
-                     _ci(b["variance_lost"], b["vl_lo"], b["vl_hi"]) + f" (model {_g(b['vl_paper'])})" if b else "–",
+                     _ci(a["variance_lost"], a["vl_lo"], a["vl_hi"]) + f" (adder {_g(a['vl_adder'])}, paper {_g(a['vl_paper'])})" if a else "–",
+                     _ci(b["variance_lost"], b["vl_lo"], b["vl_hi"]) + f" (adder {_g(b['vl_adder'])}, paper {_g(b['vl_paper'])})" if b else "–",
                      f"{_g(k['measured'])} [{_g(k['measured_conservative'])}, {_g(k['measured_optimistic'])}]",
                      k["verdict"] + ("" if k["clear"] else " (within noise)")])
     w(_md_table(["n", "order", "predicted m_acc", "variance lost at it [95% CI]",
@@ -481,8 +522,8 @@ def _markdown(data, seconds):
                 ["r", "l", "r", "r", "r", "r", "l"]) + "\n")
     w("![Knee check](figures/knee_check.png)\n")
     w("*Measured variance lost (points, 95% intervals; green: meets the cut-off, red: does "
-      "not) and the analytical value (grey line) against m_acc; the dotted blue line is the "
-      "predicted knee.*\n")
+      "not) and the adder model's value (grey line) against m_acc; the dotted blue line is the "
+      "knee it predicts.*\n")
     verdicts = [k["verdict"] for k in kc["knees"]]
     counts = {v: verdicts.count(v) for v in dict.fromkeys(verdicts)}
     clear = sum(k["clear"] for k in kc["knees"])
@@ -520,6 +561,11 @@ def _markdown(data, seconds):
       "survived but lost low bits. The chunked accumulator makes a few more additions (the "
       "chunk sums) but swamps far less.\n")
 
+    if "train" in data:
+        from .train import markdown as _train_markdown
+        w(_train_markdown(data["train"], heading="## 5.") + "\n")
+        w(f"Reproduce this section alone with `fpsim train{' --quick' if s['mode'] == 'quick' else ''}`.\n")
+
     # 5
     w("## How this was computed, and how to trust it\n")
     w("- Every accumulation runs through fpsim's bit-accurate MAC engine (`fpsim.sum`, "
@@ -539,7 +585,7 @@ def _markdown(data, seconds):
 # ---------------------------------------------------------------- entry point
 
 def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
-             cutoff=_CUTOFF) -> ReportResult:
+             cutoff=_CUTOFF, train=False) -> ReportResult:
     """Compute the report and write ``report.md``, ``report.json`` and ``figures/`` into
     ``out``.
 
@@ -559,6 +605,9 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
         (default: the mode's, see :data:`SETTINGS`).
     cutoff : float
         The knee rule's cut-off on exp(variance lost).
+    train : bool
+        Add the training experiment (:mod:`fpsim.app.train`, its quick settings with
+        ``quick``): needs PyTorch and scikit-learn (the ``[train]`` extra).
 
     Returns
     -------
@@ -581,7 +630,8 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
     else:
         bar = Progress("report", enabled=None if progress else False)
         outer = bar
-    stages = Stages(outer, _WEIGHTS[mode])
+    weights = dict(_WEIGHTS[mode], **({"training": 60 if mode == "full" else 4} if train else {}))
+    stages = Stages(outer, weights)
     try:
         data = {"settings": {"mode": mode, "seed": int(seed), "cutoff": float(cutoff),
                              "chunk": _CHUNK, "m_p": _M_P, "exp_bits": _EXP_BITS,
@@ -625,6 +675,14 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
         data["figures"] = _figures(data, fig_dir, cutoff)
         cb(1, 1)
         timings["figures"] = time.perf_counter() - t
+
+        if train:
+            from . import train as _train
+            t = time.perf_counter()
+            data["train"] = _train.run(mode, progress=stages.stage("training"))
+            data["figures"]["training"] = _train.figure(data["train"],
+                                                        os.path.join(fig_dir, "training.png"))
+            timings["training"] = time.perf_counter() - t
     finally:
         if bar is not None:
             bar.close()
