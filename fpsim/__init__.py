@@ -5,11 +5,11 @@ Layers: ``fpsim`` (this API: validation, shapes, kernel choice) - ``fpsim.kernel
 JIT kernels on plain arrays and numbers) - ``tests/reference`` (an exact, slow reference
 used only by the tests).
 """
-from . import formats
+from . import formats, hardware
 from .accumulate import AccumSpec, SwampStats, dot, matmul, sum
 from .arith import add, div, fma, mul, sqrt, sub
 from .formats import Format, accumulator
-from .orders import Chunked, Exact, Kahan, Order, Pairwise, Sequential
+from .orders import BlockFMA, Chunked, Exact, Kahan, Order, Pairwise, Sequential
 from .analysis.compare import paper_regime
 from .analysis.draws import DISTRIBUTIONS, draw_products
 from .analysis.figure import Figure2Data, figure2
@@ -24,11 +24,11 @@ from .analysis.vrr import KAPPA_RN, MODELS, min_macc, variance_lost, vrr
 __version__ = "0.1.0"
 
 __all__ = [
-    "Format", "Rounding", "formats", "accumulator",
+    "Format", "Rounding", "formats", "hardware", "accumulator",
     "quantize", "encode", "decode", "code_dtype",
     "add", "sub", "mul", "div", "fma", "sqrt",
     "AccumSpec", "SwampStats", "dot", "sum", "matmul",
-    "Order", "Sequential", "Chunked", "Pairwise", "Kahan", "Exact",
+    "Order", "Sequential", "Chunked", "Pairwise", "Kahan", "Exact", "BlockFMA",
     "vrr", "variance_lost", "min_macc", "KAPPA_RN", "MODELS",
     "predict", "networks", "network_layers", "Conv2d", "Linear", "PredictionTable", "PredictionRow",
     "measure_vrr", "VRRMeasurement", "sweep", "SweepTable", "figure2", "Figure2Data",

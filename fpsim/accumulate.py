@@ -16,12 +16,13 @@ import numpy as np
 from ._args import (as_format, float_array, format_params, kernel_input, seed_value,
                     sr_bits_value)
 from .formats import Format
-from .orders import Chunked, Exact, Kahan, Order, Pairwise, Sequential, as_order
+from .orders import BlockFMA, Chunked, Exact, Kahan, Order, Pairwise, Sequential, as_order
 from .rounding import Rounding, as_rounding
 from .kernels.codes import DIRECT, FAST, GENERAL, LEAN, TIER_NAMES
-from .kernels.mac import SEQUENTIAL, TILE, run_mac
+from .kernels.mac import BLOCKFMA, SEQUENTIAL, TILE, run_mac
 from .kernels.operands import operand_range
-from .kernels.plan import EXACT_PRODUCTS, MacOptions, MacPlan, chunk_levels
+from .kernels.plan import (EXACT_PRODUCTS, NO_BLOCK, BlockParams, MacOptions, MacPlan,
+                           chunk_levels)
 
 __all__ = ["AccumSpec", "SwampStats", "dot", "sum", "matmul", "ProductExactness",
            "product_exactness", "best_tier", "mac_plan"]
@@ -77,6 +78,9 @@ class AccumSpec:
         product_rounding = rounding if product_rounding is None else as_rounding(
             product_rounding, "product_rounding")
         order = as_order(order, chunk, outer).resolve(acc)
+        if isinstance(order.innermost(), BlockFMA) and product is not None:
+            raise ValueError(f"order={order!r} adds exact products (product=None); got "
+                             f"product={product.name}")
         sr_bits = sr_bits_value(sr_bits) if sr_bits is not None else None
         for name, value in (("acc", acc), ("product", product), ("rounding", rounding),
                             ("product_rounding", product_rounding), ("order", order),
@@ -163,9 +167,14 @@ def _as_spec(spec) -> AccumSpec:
     raise TypeError(f"spec must be a fpsim.AccumSpec (or an accumulator Format), got {spec!r}")
 
 
-def _check_init(init, spec: AccumSpec) -> float:
-    if isinstance(init, bool) or not isinstance(init, (int, float, np.integer, np.floating)):
-        raise TypeError(f"init must be a real number, got {init!r}")
+def _check_init(init, spec: AccumSpec):
+    """init as a float (a number) or a float64 array (anything array-like), each value one
+    of the format the sum starts in; fnuz's -0 becomes +0."""
+    if isinstance(init, (bool, np.bool_)) or not isinstance(
+            init, (int, float, np.integer, np.floating, np.ndarray, list, tuple)):
+        raise TypeError(f"init must be a real number or an array of them, got {init!r:.60}")
+    if isinstance(init, (np.ndarray, list, tuple)):
+        return _check_init_array(init, spec)
     value = float(init)
     fmt = spec.start_format
     if fmt.flavour == "finite" and value != value:
@@ -177,6 +186,41 @@ def _check_init(init, spec: AccumSpec) -> float:
     if value == 0.0 and fmt.flavour == "fnuz":
         value = 0.0                      # fnuz has one zero: -0 starts the sum as +0
     return value
+
+
+def _check_init_array(init, spec: AccumSpec) -> np.ndarray:
+    arr = np.asarray(init)
+    if arr.dtype == np.bool_ or arr.dtype.kind not in "iuf":
+        raise TypeError(f"init must be a real number or an array of real numbers, got an "
+                        f"array of dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    fmt = spec.start_format
+    # each distinct value once (by bits: -0 and the NaNs are values of their own)
+    uniq, first = np.unique(arr.reshape(-1).view(np.uint64), return_index=True)
+    for bits, at in zip(uniq.view(np.float64), first):
+        v = float(bits)
+        ok = fmt.contains(v) or (v == 0.0 and fmt.flavour == "fnuz")
+        if not ok or (v != v and fmt.flavour == "finite"):
+            where = np.unravel_index(at, arr.shape) if arr.ndim else ()
+            raise ValueError(f"init must hold values of the accumulator format {fmt.name} "
+                             f"(each element), got {v!r} at index {tuple(map(int, where))}; "
+                             f"round it first with fpsim.quantize")
+    if fmt.flavour == "fnuz":
+        arr = np.where(arr == 0.0, 0.0, arr)
+    return arr
+
+
+def _init_blocks(init, shape, full, name="init"):
+    """init (a float, or an array broadcastable to the result ``shape``) as a float64 array
+    of shape ``full`` (the result with the axes a 1-D operand drops put back)."""
+    if not isinstance(init, np.ndarray):
+        return None
+    try:
+        c = np.broadcast_to(init, shape)
+    except ValueError:
+        raise ValueError(f"{name} must broadcast to the shape of the result {shape} (BLAS's "
+                         f"D = A·B + C), got shape {init.shape}") from None
+    return c.reshape(full)
 
 
 class ProductExactness(NamedTuple):
@@ -251,14 +295,35 @@ _LEAN_MODES = (Rounding.RNE, Rounding.RTZ)
 
 
 def _family(order: Order) -> str:
+    if isinstance(order.innermost(), BlockFMA):
+        return BLOCKFMA
     return SEQUENTIAL if isinstance(order, (Sequential, Chunked)) else order.name
+
+
+def _block(spec: AccumSpec, A, B, stats) -> tuple:
+    """(BlockParams, kernel variant) of a block-FMA spec; (NO_BLOCK, None) otherwise. The
+    variant's fast loop (kernels/blockfma.py) needs truncated terms aligned on the
+    operands, no counts, G + 1 terms summing below 2**53, and finite operands whose
+    nonzero values lie within 2**+-300."""
+    blk = spec.order.innermost()
+    if not isinstance(blk, BlockFMA):
+        return NO_BLOCK, None
+    mode = spec.rounding if blk.rounding is None else blk.rounding
+    fast = (blk.term_rounding == Rounding.RTZ and blk.align_exponent == "operands"
+            and not stats and blk.align_bits + 3 + (blk.group + 1).bit_length() <= 53)
+    if fast:
+        for x in (A, B):
+            _, lo, hi = operand_range(x)
+            fast = fast and -300 <= lo and hi <= 300 and bool(np.isfinite(x).all())
+    return (BlockParams(blk.group, blk.align_bits, int(mode)),
+            (int(blk.term_rounding), blk.align_exponent == "product", bool(fast)))
 
 
 def best_tier(spec: AccumSpec, exactness: ProductExactness, stats: bool) -> int:
     """The fastest execution tier (``kernels.codes``: GENERAL < FAST < LEAN < DIRECT) that
     is exact for ``spec`` on operands with ``exactness``; every slower tier gives the same
     bits (the tests run each one)."""
-    if isinstance(spec.order, Exact):
+    if isinstance(spec.order.innermost(), (Exact, BlockFMA)):
         return GENERAL
     if not (exactness.exact and spec.acc.man_bits <= 50
             and (spec.product is None or spec.product.man_bits <= 51)):
@@ -311,23 +376,30 @@ def mac_plan(spec: AccumSpec, exactness: ProductExactness, *, stats: bool, seed:
             chunk_levels([(size, format_params(f)) for size, f in levels], fold_fast), plan)
 
 
-def _mac2d(A, B, spec: AccumSpec, init: float, stats, seed: int, tier=None) -> tuple:
-    """C = A @ B (2-D, float64, contiguous) under spec; returns (C, counts): counts[4] in
-    total, or counts[M, N, 4] per element with stats="elements"."""
+def _mac2d(A, B, spec: AccumSpec, init, stats, seed: int, tier=None) -> tuple:
+    """C = A @ B (2-D, float64, contiguous) under spec, each sum from its element of init
+    (a float or an (M, N) array); returns (C, counts): counts[4] in total, or
+    counts[M, N, 4] per element with stats="elements"."""
     M = A.shape[0]
     N = B.shape[1]
     out = np.empty((M, N))
+    init = kernel_input(np.broadcast_to(np.float64(init), (M, N)))
     exactness = product_exactness(A, B)
-    if isinstance(spec.order, (Pairwise, Kahan)) and spec.product is None and not exactness.exact:
+    blockfma = isinstance(spec.order.innermost(), BlockFMA)
+    if (blockfma or isinstance(spec.order, (Pairwise, Kahan))) and spec.product is None \
+            and not exactness.exact:
         raise ValueError(
-            f"order={spec.order.name!r} with exact products needs operands whose products "
+            f"order={spec.order if blockfma else spec.order.name!r} with exact products "
+            "needs operands whose products "
             "float64 holds exactly (significand widths adding up to at most 53 bits, no "
-            "underflow); pass product=<a format> to round the products first")
+            "underflow)" + ("" if blockfma else
+                            "; pass product=<a format> to round the products first"))
     family, levels, plan = mac_plan(spec, exactness, stats=bool(stats), seed=seed, tier=tier)
     ntj = (N + TILE - 1) // TILE
     lanes = TILE if stats == "elements" else 1
     counts = np.zeros((builtins.max(M * ntj, 1), lanes, 4), np.int64)
-    run_mac(family, A, B, out, init, levels, plan, counts)
+    block, variant = _block(spec, A, B, stats)
+    run_mac(family, A, B, out, init, levels, plan, counts, block, variant)
     if stats == "elements":
         return out, counts[:M * ntj].reshape(M, ntj * TILE, 4)[:, :N]
     return out, counts.sum(axis=(0, 1))
@@ -368,6 +440,10 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     For ``sr``, output element o of batch b draws from SplitMix64 streams derived from
     ``seed``; docs/semantics.md ("Random streams") says which draw each rounding uses.
 
+    ``init`` is the start value of every sum (BLAS's D = A·B + C): a number, or an array
+    broadcastable to the result; each value must be one of the format the sum starts in
+    (``spec.start_format``), else ValueError.
+
     Returns the product, and a :class:`SwampStats` with ``stats=True`` (totals) or
     ``stats="elements"`` (int64 arrays shaped like the product, one count per element).
     ``tier`` forces a
@@ -380,6 +456,8 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     >>> A = np.ones((1, 8)); B = np.ones((8, 2)); B[0, 0] = 64.0
     >>> fpsim.matmul(A, B, spec).tolist()     # 64 + 1 + ... : each 1 is swamped
     [[64.0, 8.0]]
+    >>> fpsim.matmul(A, B, spec, init=[[0.0, -8.0]]).tolist()
+    [[64.0, 0.0]]
     """
     spec = _as_spec(spec)
     init = _check_init(init, spec)
@@ -398,6 +476,14 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     except ValueError:
         raise ValueError(f"matmul: batch dimensions do not broadcast: A {A.shape}, B {B.shape}") from None
     nbatch = int(np.prod(batch, dtype=np.int64))
+    full = batch + (a2.shape[-2], b2.shape[-1])
+    # the result's shape: the axes of 1-D operands removed, as NumPy does
+    shape = tuple(s for ax, s in enumerate(full)
+                  if not (A.ndim == 1 and ax == len(full) - 2)
+                  and not (B.ndim == 1 and ax == len(full) - 1))
+    inits = _init_blocks(init, shape, full)
+    if inits is not None:
+        inits = inits.reshape((nbatch,) + full[-2:])
     a3 = np.broadcast_to(a2, batch + a2.shape[-2:]).reshape((nbatch,) + a2.shape[-2:])
     b3 = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape((nbatch,) + b2.shape[-2:])
     outs = []
@@ -405,8 +491,8 @@ def matmul(A, B, spec, *, init=0.0, stats=False, seed=None, tier=None):
     for bi in range(a3.shape[0]):
         # batch b > 0 uses its own seed so that no two outputs share a random stream
         bseed = seed if bi == 0 else int(np.random.SeedSequence([seed, bi]).generate_state(1, np.uint64)[0])
-        c, cnt = _mac2d(kernel_input(a3[bi]), kernel_input(b3[bi]), spec, init,
-                        stats, bseed, tier)
+        c, cnt = _mac2d(kernel_input(a3[bi]), kernel_input(b3[bi]), spec,
+                        init if inits is None else inits[bi], stats, bseed, tier)
         outs.append(c)
         counts.append(cnt)
     C = np.stack(outs).reshape(batch + (a2.shape[-2], b2.shape[-1]))
@@ -468,6 +554,8 @@ def sum(x, spec, *, axis=-1, init=0.0, stats=False, seed=None, tier=None):
     rest = Xk.shape[1:]
     K = Xk.shape[0]
     B = np.ascontiguousarray(Xk.reshape(K, -1))
+    if isinstance(init, (np.ndarray, list, tuple)):
+        init = _init_blocks(_check_init(init, spec), rest, (B.shape[1],))
     res = matmul(np.ones(K), B, spec, init=init, stats=stats, seed=seed, tier=tier)
     if stats:
         res, st = res

@@ -24,10 +24,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._args import check_choice, check_int
 from .formats import Format, as_format
+from .rounding import Rounding, as_rounding
 
-__all__ = ["Order", "Sequential", "Chunked", "Pairwise", "Kahan", "Exact", "ORDER_NAMES",
-           "as_order"]
+__all__ = ["Order", "Sequential", "Chunked", "Pairwise", "Kahan", "Exact", "BlockFMA",
+           "ORDER_NAMES", "as_order"]
 
 
 class Order:
@@ -49,6 +51,10 @@ class Order:
         """((size, outer format), ...) of the chunk levels, outermost first; () unless
         chunked."""
         return ()
+
+    def innermost(self) -> "Order":
+        """The order that sums the innermost chunks (the order itself unless chunked)."""
+        return self
 
 
 @dataclass(frozen=True, repr=False)
@@ -93,6 +99,70 @@ class Exact(Order):
 
 
 @dataclass(frozen=True, init=False, repr=False)
+class BlockFMA(Order):
+    """A hardware block-FMA (a tensor core's step): the running sum c and the next
+    ``group`` = G exact products are added in one fused step. E is the largest alignment
+    exponent of the nonzero terms (c: its exponent; a product a*b: e(a) + e(b), the sum of
+    the operands' exponents, or with ``align_exponent="product"`` the exponent of a*b);
+    every term is rounded with ``term_rounding`` (sign-magnitude; default ``"rtz"``,
+    truncation) to a multiple of 2**(E - ``align_bits``); the rounded terms are added
+    exactly and the sum rounded once into the accumulator, with ``rounding`` (default: the
+    spec's). Blocks start at the first product (of the chunk, as ``inner`` of
+    :class:`Chunked`); the last may be shorter. Exponents are floor(log2|x|) of the values.
+
+    >>> import numpy as np, fpsim
+    >>> spec = fpsim.AccumSpec("fp32", order=fpsim.BlockFMA(16, 25), rounding="rtz")
+    >>> a = np.array([1.0] + [2.0**-26] * 15)      # below the grid 2**(0 - 25): truncated
+    >>> float(fpsim.dot(a, np.ones(16), spec))
+    1.0
+    >>> float(fpsim.dot(a, np.ones(16), spec.replace(order=fpsim.Exact())))
+    1.0000001192092896
+    """
+
+    group: int
+    align_bits: int
+    term_rounding: Rounding
+    align_exponent: str
+    rounding: Rounding | None
+
+    name = "blockfma"
+
+    def __init__(self, group, align_bits, term_rounding="rtz", align_exponent="operands",
+                 rounding=None):
+        group = check_int(group, "group", 1, 4096, note=" (products per block step)")
+        align_bits = check_int(align_bits, "align_bits", 0, 60,
+                               note=" (bits kept below the largest exponent)")
+        if align_bits + 3 + group.bit_length() > 63:
+            raise ValueError(f"align_bits + bit_length(group) must be at most 60 (the step "
+                             f"adds in 64-bit integers), got align_bits={align_bits}, "
+                             f"group={group}")
+        term_rounding = as_rounding(term_rounding, "term_rounding")
+        if term_rounding == Rounding.SR:
+            raise ValueError("term_rounding must be a deterministic mode (rtz, rne, rna, ru, "
+                             "rd, rto), got 'sr'")
+        align_exponent = check_choice(align_exponent, "align_exponent",
+                                      ("operands", "product"))
+        rounding = None if rounding is None else as_rounding(rounding, "rounding")
+        for k, v in (("group", group), ("align_bits", align_bits),
+                     ("term_rounding", term_rounding), ("align_exponent", align_exponent),
+                     ("rounding", rounding)):
+            object.__setattr__(self, k, v)
+
+    def __repr__(self) -> str:
+        parts = [str(self.group), str(self.align_bits)]
+        if self.term_rounding != Rounding.RTZ:
+            parts.append(f"term_rounding={str(self.term_rounding)!r}")
+        if self.align_exponent != "operands":
+            parts.append(f"align_exponent={self.align_exponent!r}")
+        if self.rounding is not None:
+            parts.append(f"rounding={str(self.rounding)!r}")
+        return f"BlockFMA({', '.join(parts)})"
+
+    def __str__(self) -> str:
+        return f"blockfma({self.group}, w={self.align_bits})"
+
+
+@dataclass(frozen=True, init=False, repr=False)
 class Chunked(Order):
     """Consecutive chunks of ``size`` products (the last may be shorter), each summed from
     +0 by ``inner`` (sequentially in the accumulator, by default; another ``Chunked`` nests);
@@ -117,9 +187,9 @@ class Chunked(Order):
         if size < 1:
             raise ValueError(f"size (the chunk length) must be an integer >= 1, got {size}")
         inner = Sequential() if inner is None else inner
-        if not isinstance(inner, (Sequential, Chunked)):
-            raise ValueError(f"inner must be Sequential() or Chunked(...) (the order that sums "
-                             f"each chunk), got {inner!r}")
+        if not isinstance(inner, (Sequential, Chunked, BlockFMA)):
+            raise ValueError(f"inner must be Sequential(), BlockFMA(...) or Chunked(...) (the "
+                             f"order that sums each chunk), got {inner!r}")
         if isinstance(inner, Chunked) and inner.size >= size:
             raise ValueError(f"inner chunks must be shorter than the chunks they split: "
                              f"Chunked({size}, inner=Chunked({inner.size}))")
@@ -147,6 +217,13 @@ class Chunked(Order):
 
     def levels(self) -> tuple:
         return ((self.size, self.outer),) + self.inner.levels()
+
+    def innermost(self) -> Order:
+        """The order that sums the innermost chunks."""
+        node = self.inner
+        while isinstance(node, Chunked):
+            node = node.inner
+        return node
 
 
 #: The order families by name (the string sugar of ``AccumSpec(order=...)``).

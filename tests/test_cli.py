@@ -447,3 +447,25 @@ def test_readme_commands_are_real_subcommands():
     assert commands >= {"formats", "quantize", "dot", "vrr", "predict", "measure", "sweep", "report"}
     assert "pip install -e '.[plot]' && fpsim report" in text
     assert "pip install -e '.[test]' && python -m pytest" in text
+
+
+# ---------------------------------------------------------------- presets, dot --preset
+
+def test_presets_lists_every_hardware_preset():
+    d = run_json("presets")
+    names = [r["name"] for r in d["presets"]]
+    assert names == list(fpsim.hardware.presets())
+    assert all(r["source"] and r["checked"] and r["spec"].startswith("AccumSpec(")
+               for r in d["presets"])
+    assert "hopper-fp8-fast" in run("presets").stdout
+
+
+def test_dot_preset_fp8_fast_loses_more_than_promoted():
+    d = run_json("dot", "--preset", "hopper-fp8-fast", "hopper-fp8", "--n", "8192",
+                 "--dist", "uniform")
+    fast, promoted = d["rows"]
+    assert fast["order"] == "hopper-fp8-fast" and promoted["order"] == "hopper-fp8"
+    assert abs(fast["relative_error"]) > abs(promoted["relative_error"])
+    # the library's value: the preset's spec on the same operands (rounded into e4m3fn)
+    assert "e8m13" in d["acc"]
+    assert_usage_error(run("dot", "--preset", "volta", check=False), "--preset", "volta")

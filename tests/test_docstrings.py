@@ -18,10 +18,11 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
-           "fpsim.accumulate", "fpsim.orders", "fpsim._args", "fpsim.text",
+           "fpsim.accumulate", "fpsim.orders", "fpsim.hardware", "fpsim._args", "fpsim.text",
            "fpsim.analysis.vrr", "fpsim.analysis.adder", "fpsim.analysis.predict", "fpsim.analysis.draws",
            "fpsim.analysis.estimator", "fpsim.analysis.measure", "fpsim.analysis.sweep",
-           "fpsim.analysis.figure", "fpsim.app.report", "fpsim.app.progress",
+           "fpsim.analysis.figure", "fpsim.analysis.hardware", "fpsim.app.report",
+           "fpsim.app.progress",
            "fpsim.app.train", "reference.rounding"]
 
 # where the importable modules live (reference: tests/ is on sys.path, see conftest.py)

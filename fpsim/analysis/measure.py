@@ -32,6 +32,7 @@ from .._args import check_ci, check_int, check_seed, check_trials, check_nzr
 from ..accumulate import AccumSpec, SwampStats, dot, product_exactness
 from ..accumulate import sum as fsum
 from ..formats import Format, accumulator
+from ..orders import BlockFMA
 from ..quantize import quantize
 from ..rounding import Rounding
 from .compare import (CALIBRATION, calibration, comparison_grid, comparison_markdown,
@@ -134,7 +135,10 @@ def _operand_sums(operands, n, trials, spec, seed):
     check_int(length, "n", 1, note=" (columns of the operands)")
     prod_sr = spec.product is not None and spec.product_rounding == Rounding.SR
     base = sr_seed(seed)
-    if product_exactness(a, b).exact and not prod_sr:
+    # a block-FMA order aligns products on their operands' exponents: summing a*b would
+    # align them on the products' own, so those specs take the per-trial dot below
+    block = isinstance(spec.order.innermost(), BlockFMA)
+    if product_exactness(a, b).exact and not prod_sr and not block:
         # Fast path. Every a*b is exact in float64, so p = a*b is the dot product's exact
         # product and quantize(p) its one rounding into spec.product (not stochastic here):
         # one fpsim.sum over all trials adds the very addends each fpsim.dot would, and

@@ -430,6 +430,15 @@ def cmd_dot(args) -> int:
     from ..accumulate import AccumSpec, dot
     if (args.a is None) != (args.b is None):
         raise UsageError("dot: give both --a and --b, or neither (random vectors of length --n)")
+    if args.preset:
+        from ..formats import as_format
+        from ..hardware import presets
+        known = presets()
+        for name in args.preset:
+            if name not in known:
+                raise UsageError(f"dot: --preset must be one of {', '.join(known)}, got {name!r}")
+        if args.operand is None:
+            args.operand = as_format(known[args.preset[0]].operand)
     if args.a is not None:
         a, b = _vector(args.a, "--a"), _vector(args.b, "--b")
         if args.operand is not None:
@@ -446,11 +455,18 @@ def cmd_dot(args) -> int:
                   f"{args.n} random {args.dist} pairs") + (
             f" rounded into {operand.name}" if operand is not None and args.dist != "ones" else "")
     exact = float(dot(a, b, AccumSpec("binary64", order="exact")))
-    orders = _unique(args.order)
+    if args.preset:
+        from ..hardware import preset
+        runs = [(name, preset(name, **({"split": args.split} if args.split else {})))
+                for name in _unique(args.preset)]
+    else:
+        runs = [(f"chunked({args.chunk})" if order == "chunked" else order,
+                 AccumSpec(args.acc, product=args.product, rounding=args.rounding, order=order,
+                           chunk=args.chunk if order == "chunked" else None))
+                for order in _unique(args.order)]
     records, rows = [], []
-    for order in orders:
-        spec = AccumSpec(args.acc, product=args.product, rounding=args.rounding, order=order,
-                         chunk=args.chunk if order == "chunked" else None)
+    for label, spec in runs:
+        order = label
         try:
             value, st = dot(a, b, spec, stats=True, seed=args.seed)
         except ValueError as exc:
@@ -459,7 +475,6 @@ def cmd_dot(args) -> int:
             raise ValueError(f"order {order}: {exc}{hint}") from None
         value = float(value)
         err = value - exact if math.isfinite(value) else math.nan
-        label = f"chunked({args.chunk})" if order == "chunked" else order
         rec = {"order": label, "result": value, "exact": exact, "error": err,
                "relative_error": (err / abs(exact)) if exact else None,
                "additions": st.additions, "full_swamping": st.full,
@@ -471,6 +486,10 @@ def cmd_dot(args) -> int:
     info = {"n": int(a.size), "operands": source, "acc": args.acc.name,
             "product": args.product.name if args.product else "exact",
             "rounding": str(args.rounding), "exact": exact}
+    if args.preset:
+        headers[0] = "preset"
+        info.update(acc=", ".join(spec.acc.name for _, spec in runs), product="exact",
+                    rounding="as the preset", presets={k: repr(v) for k, v in runs})
     if args.json:
         print(to_json({**info, "rows": records}))
     elif args.csv:
@@ -482,6 +501,23 @@ def cmd_dot(args) -> int:
         print(table(headers, rows, rule=True))
         print("\nfull swamp: additions whose addend vanished entirely (s + p rounded back to s);"
               "\npartial swamp: the addend survived but lost low bits.")
+    return EXIT_OK
+
+
+def cmd_presets(args) -> int:
+    from ..hardware import preset, presets
+    records = [{"name": name, "inputs": p.inputs, "spec": repr(preset(name)), "model": p.model,
+                "source": p.source, "checked": p.checked} for name, p in presets().items()]
+    if args.json:
+        print(to_json({"presets": records}))
+    elif args.csv:
+        sys.stdout.write(_records_csv(records))
+    else:
+        print(table(["preset", "inputs", "model"],
+                    [[r["name"], r["inputs"], r["model"]] for r in records], rule=True))
+        print("\nsources and checks:")
+        for r in records:
+            print(f"  {r['name']}: {r['source']}; checked against {r['checked']}")
     return EXIT_OK
 
 
@@ -827,8 +863,20 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounding", "-r", type=_rounding_arg, default="rne",
                    help="rounding of the adder")
     p.add_argument("--seed", type=_seed_arg, default=0, help="seed of the random operands (and sr)")
+    p.add_argument("--preset", nargs="+", metavar="NAME", default=None,
+                   help="hardware presets to compare instead of --order/--acc/--rounding "
+                        "(see 'fpsim presets'); operands default to the first one's format")
+    p.add_argument("--split", type=_int_arg("split", 1), default=None,
+                   help="split-K part length for the fp8 and cuBLAS presets")
     _add_output(p)
     p.set_defaults(func=cmd_dot)
+
+    # presets
+    p = command("presets", "list the hardware accumulation presets (fpsim.hardware)",
+                "  fpsim presets\n  fpsim presets --json\n"
+                "  fpsim dot --preset hopper-fp8-fast hopper-fp8 --n 16384 --dist uniform")
+    _add_output(p)
+    p.set_defaults(func=cmd_presets)
 
     # vrr
     p = command("vrr", "analytical VRR, variance lost and the knee m_acc",

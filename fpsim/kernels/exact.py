@@ -72,4 +72,4 @@ def exact_tiles(A, B, out, init, acc, pf, opt):
     for o in prange(M * N):
         i = o // N
         j = o % N
-        out[i, j] = exact_dot(A, B, i, j, K, init, acc, pf, opt, o)
+        out[i, j] = exact_dot(A, B, i, j, K, init[i, j], acc, pf, opt, o)

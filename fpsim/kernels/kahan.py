@@ -108,7 +108,7 @@ def kahan_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats):
     s = np.empty(w)
     c = np.zeros(w)
     for jj in range(w):
-        s[jj] = init
+        s[jj] = init[i, j0 + jj]
     _kahan_pass(A, B, i, j0, j1, A.shape[1], s, c, scratch_flags(w), acc, pf, opt, stats, N)
     for jj in range(w):
         out[i, j0 + jj] = s[jj]

@@ -135,9 +135,10 @@ def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, acc, pf, opt, stats, n_
     for jj in range(width):
         ri = sr_bits(stream(seed, obase + jj, 0), counter, k) if mode == SR else np.int64(0)
         t = tree[jj]
-        r = add(init, t, acc, mode, ri, k)
-        if want_stats and t != 0.0 and finite(init, t):
-            count(stats, jj, init, r, is_exact_add(init, t, r, acc))
+        c = init[i, j0 + jj]
+        r = add(c, t, acc, mode, ri, k)
+        if want_stats and t != 0.0 and finite(c, t):
+            count(stats, jj, c, r, is_exact_add(c, t, r, acc))
         res[jj] = r
 
 
@@ -150,7 +151,7 @@ def pairwise_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats):
     s = np.empty(w)
     if K == 0:
         for jj in range(w):
-            s[jj] = init
+            s[jj] = init[i, j0 + jj]
     else:
         _pairwise_tree(A, B, i, j0, j1, K, init, s, scratch_flags(w), acc, pf, opt, stats, N)
     for jj in range(w):

@@ -73,3 +73,16 @@ def chunk_levels(levels, fast) -> ChunkLevels:
                        column((f.flavour for _, f in levels), np.int64),
                        column((f.subnormals for _, f in levels), np.bool_),
                        column(fast, np.bool_))
+
+
+class BlockParams(NamedTuple):
+    """The block-FMA order's step (kernels/blockfma.py); the term mode and the alignment
+    kind are compile-time constants of the kernel variant, not fields."""
+
+    group: int                   # products per step, G
+    align_bits: int              # terms are rounded to multiples of 2**(E - align_bits)
+    mode: int                    # the rounding of the step's sum into the accumulator
+
+
+#: The BlockParams of the orders that are not block-FMA.
+NO_BLOCK = BlockParams(1, 0, 0)

@@ -185,7 +185,8 @@ def _fold(total, part, levels, d, width, flags, acc, pf, opt, stats, obase, t):
 @jit
 def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lean, direct,
                     rounded_lean, lean_mode, fast):
-    """out[i, j0:j1] in the sequential order (no levels) or a chunked one (stats += counts).
+    """out[i, j0:j1] in the sequential order (no levels) or a chunked one (stats += counts),
+    each sum starting from its element of init (an array shaped like out).
 
     Chunk levels run as an odometer: the innermost chunk is summed from +0 by
     ``sequential_pass``, its sum folded into the level above, and every level whose chunk
@@ -202,7 +203,7 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lea
     obase = np.uint64(i * N + j0)
     if D == 0:
         for jj in range(w):
-            s[jj] = init
+            s[jj] = init[i, j0 + jj]
         # start and step counter as int64 values, not literal 0s: Numba compiles a callee
         # anew for each literal argument, and this pass is the costliest to compile
         start = np.int64(0)
@@ -213,7 +214,7 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lea
         return
     totals = np.zeros((D, w))             # level d's running sum; level 0 starts at init
     for jj in range(w):
-        totals[0, jj] = init
+        totals[0, jj] = init[i, j0 + jj]
     ends = np.empty(D, np.int64)          # where the current chunk of each level ends
     parent_end = np.int64(K)
     for d in range(D):

@@ -36,6 +36,21 @@ Orders (n products p_1..p_n):
 - ``exact``: R_acc(init + p_1 + ... + p_n) computed exactly (one rounding).  If a NaN or an
   infinity is involved, the IEEE sum of the specials decides (inf + -inf = NaN).
 
+- ``blockfma`` (an order value with ``name == "blockfma"`` and the fields ``group`` = G,
+  ``align_bits`` = w, ``term_rounding``, ``align_exponent``, ``rounding``; also as the innermost
+  ``inner`` of a chunked order, whose chunks it then sums from +0): the products, in blocks of G
+  from the first (the last may be shorter), each block a step c <- R(sum of the terms) from
+  c = init, with the terms c and the block's exact products a_j*b_j.  e(x) = floor(log2|x|) of a
+  nonzero value.  E = the largest alignment exponent of the nonzero terms: e(c) for c, e(a)+e(b)
+  for a product (``align_exponent="product"``: e(a*b)).  Each term t is rounded sign-magnitude
+  to an integer multiple of u = 2**(E - w): |t|/u rounded to an integer with ``term_rounding``
+  (rtz, rne, rna, rto on the magnitude; ru/rd by the sign of t).  Those are added exactly and the
+  sum rounded once into ``acc`` with ``rounding`` (None: the dot's rounding).  An exactly zero
+  sum is -0 if every term is -0, else +0, or -0 under rd unless every term is +0.  With an
+  infinite or NaN term, the step's result is R(IEEE sum of those terms).  Each step is one
+  rounding (one draw of the addition stream).  Counts: one per nonzero finite product term of a
+  finite step, inexact when rounding it lost bits, full when it became 0, partial otherwise.
+
 Stochastic rounding (docs/semantics.md, "Random streams"; ``rounding`` and/or
 ``product_rounding`` = "sr", which then needs ``seed``): the dot product is output element
 ``element`` = o of its matmul, with addition stream A_o = splitmix64(seed, 2o) and product stream
@@ -65,13 +80,15 @@ Which additions form the main chain:
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .arith import exact_add, exact_mul
 from .rounding import Real, format_params, round_real
 from .stream import batch_seed, mac_stream, sr_random
 
 __all__ = ["ref_dot", "ref_matmul", "ORDERS"]
 
-ORDERS = ("sequential", "chunked", "pairwise", "kahan", "exact")
+ORDERS = ("sequential", "chunked", "pairwise", "kahan", "exact", "blockfma")
 
 
 class _Draws:
@@ -132,11 +149,14 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
     """Exact reference dot product; returns ``(value as float, counts dict)``."""
     if len(a) != len(b):
         raise ValueError("a and b must have the same length")
+    block = _block_of(order)
     order, levels = _order(order, chunk, outer)
     k = 52 if sr_bits is None else int(sr_bits)
     if not 1 <= k <= 52:
         raise ValueError(f"sr_bits must be in 1..52, got {sr_bits}")
-    stochastic = rounding == "sr" or (product is not None and product_rounding == "sr")
+    step_mode = rounding if block is None or block.rounding is None else str(block.rounding)
+    stochastic = (rounding == "sr" or step_mode == "sr"
+                  or (product is not None and product_rounding == "sr"))
     if stochastic and seed is None:
         raise ValueError("stochastic rounding needs the seed")
     counts = dict(full=0, partial=0, inexact=0)
@@ -145,6 +165,8 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
                         product_rounding, k)
     counter = [0]
     A = _Acc(acc, rounding, counts, add_draws, counter)
+    AB = _Acc(acc, step_mode, counts,
+              _Draws(mac_stream(seed, element, "add") if stochastic else 0, step_mode, k), counter)
 
     prods = []
     for i, (x, y) in enumerate(zip(a, b)):
@@ -155,6 +177,18 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
         prods.append(p)
     init = Real.of(init)
     n = len(prods)
+    pairs = [(Real.of(x), Real.of(y)) for x, y in zip(a, b)]
+
+    def block_chain(lo, hi, c):
+        """The block steps over products lo..hi-1 from c."""
+        for kb in range(lo, hi, block.group):
+            c = _block_step(c, pairs[kb:min(kb + block.group, hi)],
+                            prods[kb:min(kb + block.group, hi)], block, AB, counts)
+        return c
+
+    if order == "blockfma":
+        s = init if n else A.unrounded(init)
+        return _out(block_chain(0, n, s)), counts
 
     if order == "sequential":
         s = init
@@ -177,6 +211,9 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
                 part = terms[j:j + C]
                 if len(levels) > 1:
                     t = chunked(part, levels[1:], Real.zero(False))
+                elif block is not None:
+                    lo = part[0]            # terms are product indices here
+                    t = block_chain(lo, lo + len(part), Real.zero(False))
                 else:
                     t = Real.zero(False)
                     for p in part:
@@ -184,7 +221,8 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
                 S = O.add(S, t, True)
             return S
 
-        return _out(chunked(prods, levels, init)), counts
+        terms = list(range(n)) if block is not None else prods
+        return _out(chunked(terms, levels, init)), counts
 
     if order == "pairwise":
         def tree(lo, hi):
@@ -218,6 +256,90 @@ def ref_dot(a, b, *, acc, product=None, rounding="rne", product_rounding="rne",
     return _out(A.R(total)), counts
 
 
+def _block_of(order):
+    """The blockfma order value of ``order`` (itself or its innermost inner), or None."""
+    node = order
+    while not isinstance(node, str) and node.name == "chunked":
+        node = node.inner
+    return None if isinstance(node, str) or node.name != "blockfma" else node
+
+
+def _e(x: Fraction) -> int:
+    """floor(log2 x) of a Fraction x > 0, exactly."""
+    e = x.numerator.bit_length() - x.denominator.bit_length()
+    while Fraction(2) ** e > x:
+        e -= 1
+    while Fraction(2) ** (e + 1) <= x:
+        e += 1
+    return e
+
+
+def _round_int(x: Fraction, neg: bool, mode: str) -> int:
+    """The magnitude x >= 0 rounded to an integer by ``mode`` for a term of sign ``neg``."""
+    n = x.numerator // x.denominator
+    rem = x - n
+    if rem == 0:
+        return n
+    if mode == "ru":
+        mode = "rtz" if neg else "raz"
+    elif mode == "rd":
+        mode = "raz" if neg else "rtz"
+    if mode == "rtz":
+        return n
+    if mode == "raz":
+        return n + 1
+    if mode == "rto":
+        return n | 1
+    half = Fraction(1, 2)
+    if mode == "rna":
+        return n + 1 if rem >= half else n
+    if mode == "rne":
+        return n + 1 if rem > half or (rem == half and n % 2 == 1) else n
+    raise ValueError(f"term rounding {mode!r}")
+
+
+def _block_step(c, pairs, prods, block, R, counts):
+    """One block step: c and the products ``prods`` (of the operand pairs ``pairs``)."""
+    terms = [c] + list(prods)
+    if any(not t.is_finite for t in terms):
+        special = None
+        for t in terms:
+            if not t.is_finite:
+                special = t if special is None else exact_add(special, t)
+        return R.R(special)
+    exps = []
+    if not c.is_zero:
+        exps.append(_e(c.mag))
+    for (x, y), p in zip(pairs, prods):
+        if p.is_zero:
+            continue
+        exps.append(_e(p.mag) if str(block.align_exponent) == "product"
+                    else _e(x.mag) + _e(y.mag))
+    mode = str(block.term_rounding)
+    total = Fraction(0)
+    if exps:
+        u = Fraction(2) ** (max(exps) - int(block.align_bits))
+        for idx, t in enumerate(terms):
+            if t.is_zero:
+                continue
+            q = _round_int(t.mag / u, t.neg, mode)
+            total += -q * u if t.neg else q * u
+            if idx > 0:
+                counts["additions"] = counts.get("additions", 0) + 1
+                if q * u != t.mag:
+                    counts["inexact"] += 1
+                    if q == 0:
+                        counts["full"] += 1
+                    else:
+                        counts["partial"] += 1
+    if total == 0:
+        all_neg = all(t.is_zero and t.neg for t in terms)
+        all_pos = all(t.is_zero and not t.neg for t in terms)
+        neg = all_neg or (R.mode == "rd" and not all_pos)
+        return R.R(Real.zero(neg))
+    return R.R(Real.of(total))
+
+
 def _order(order, chunk, outer):
     """(name, chunk levels) from an order name with ``chunk``/``outer``, or from an order
     value read only through its fields ``name``, ``size``, ``inner``, ``outer`` (nesting:
@@ -241,8 +363,9 @@ def _order(order, chunk, outer):
     while node.name == "chunked":
         levels.append((int(node.size), node.outer))
         node = node.inner
-    if node.name != "sequential":
-        raise ValueError(f"chunks are summed sequentially or by chunks, got inner {node.name}")
+    if node.name not in ("sequential", "blockfma"):
+        raise ValueError(f"chunks are summed sequentially, by blocks or by chunks, got inner "
+                         f"{node.name}")
     if levels and chunk is not None and int(chunk) != levels[0][0]:
         raise ValueError(f"chunk={chunk} contradicts the order's chunk {levels[0][0]}")
     if levels and outer is not None and levels[0][1] is not None and outer != levels[0][1]:
