@@ -45,7 +45,7 @@ def test_files_written(quick_report):
     pngs = sorted((out / "figures").glob("*.png"))
     assert len(pngs) >= 3
     assert {p.name for p in pngs} >= {"predicted.png", "figure2.png", "knee_check.png",
-                                      "swamping.png"}
+                                      "swamping.png", "tensor_cores.png"}
     for p in pngs:
         w, h = png_size(p)
         assert w >= 600 and h >= 300, (p, w, h)
@@ -59,6 +59,7 @@ def test_markdown_sections_and_links(quick_report):
                     "## 2. Figure 2: variance lost against accumulation length",
                     "## 3. Measured check at each predicted knee",
                     "## 4. Swamping in pictures",
+                    "## 5. Tensor cores: swamping on real silicon",
                     "## How this was computed, and how to trust it"):
         assert heading in md, heading
     assert "quick" in md and "Sakr et al." in md
@@ -114,6 +115,24 @@ def test_knee_check_and_swamping_numbers(quick_report):
                         fpsim.variance_lost(s["curve_n"][-1], s["m_acc"], m_p=5, chunk=s["chunk"],
                                             model="adder"), rel_tol=1e-9)
     assert set(data["figure2"]["agreement_adder"]) <= {"single sum", "chunks of 64"}
+
+
+def test_tensor_core_section(quick_report):
+    """Section 5 is fpsim.analysis.hardware.error_vs_k of the presets on the report's K grid,
+    and shows the physics: the fast FP8 chain's error grows with K, the promoted one's
+    does not beyond a chunk, binary32 stays far below both."""
+    from fpsim import AccumSpec, hardware
+    from fpsim.analysis.hardware import error_vs_k
+    out, _ = quick_report
+    tc = json.loads((out / "report.json").read_text())["tensor_cores"]
+    cfg = report.SETTINGS["quick"]
+    assert tc["Ks"] == cfg["hw_Ks"] and tc["trials"] == cfg["hw_trials"]
+    fast, promoted, ieee = (s["median"] for s in tc["series"])
+    K = tc["Ks"][-1]
+    again = error_vs_k({"fast": hardware.preset("hopper-fp8-fast")}, [K], trials=tc["trials"])
+    assert fast[-1] == again[0]["median_relative_error"]
+    assert fast[-1] > 10 * promoted[-1] > 10 * max(ieee)
+    assert fast == sorted(fast) and max(promoted[4:]) < 2 * promoted[3]
 
 
 def test_terminal_summary(quick_report):

@@ -367,3 +367,25 @@ def swamping(ones, gauss, path):
     ax2.legend(fontsize=8, frameon=False, loc="upper left")
     ax2.grid(True, color="0.92", lw=0.6)
     return _save(fig, path)
+
+
+def error_against_k(Ks, series, path):
+    """Median relative error of dot products against their length K, one line per
+    accumulator (``series``: ``[{"label", "median"}, ...]``); log-log, exact sums at the
+    floor."""
+    fig = _figure(6.4, 4.2)
+    ax = fig.subplots()
+    floor = 1e-9
+    colors = ["#c92a2a", "#1c7ed6", "#2b8a3e", "#862e9c"]
+    for i, s in enumerate(series):
+        ax.plot(Ks, [max(v, floor) for v in s["median"]], marker="o", ms=3.5, lw=1.6,
+                color=colors[i % len(colors)], label=s["label"])
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor * 0.5)
+    ax.set_xlabel("dot-product length K")
+    ax.set_ylabel(f"median relative error (exact: plotted at {floor:g})")
+    ax.set_title("Positive e4m3 operands: swamping on a tensor core", fontsize=10)
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    ax.grid(True, color="0.92", lw=0.6)
+    return _save(fig, path)
