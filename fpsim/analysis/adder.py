@@ -1226,24 +1226,23 @@ def adder_moments(n, spec, *, m_p=5, dist="gaussian", nzr=1.0) -> AdderMoments:
     return _moments([n], spec, m_p, dist, nzr)[0]
 
 
-def adder_variance_lost(n, spec, *, m_p=5, dist="gaussian", nzr=1.0):
-    """n_eff (1 - VRR) under the adder model, in units of one product's variance
-    (negative: the adder gains variance); n an int or an array of ints."""
+def _per_n(field, n, spec, m_p, dist, nzr):
+    """AdderMoments.<field> for every n of an int or an array of ints, shaped like n."""
     spec, m_p, dist, nzr = _check(spec, m_p, dist, nzr)
     arr = check_ints(n, "n", 1, 2**62)
     flat = [int(v) for v in arr.ravel()]
     uniq = sorted(set(flat))
-    got = dict(zip(uniq, (r.variance_lost for r in _moments(uniq, spec, m_p, dist, nzr))))
+    got = dict(zip(uniq, (getattr(r, field) for r in _moments(uniq, spec, m_p, dist, nzr))))
     vals = np.array([got[v] for v in flat]).reshape(arr.shape)
     return float(vals) if arr.ndim == 0 else vals
+
+
+def adder_variance_lost(n, spec, *, m_p=5, dist="gaussian", nzr=1.0):
+    """n_eff (1 - VRR) under the adder model, in units of one product's variance
+    (negative: the adder gains variance); n an int or an array of ints."""
+    return _per_n("variance_lost", n, spec, m_p, dist, nzr)
 
 
 def adder_vrr(n, spec, *, m_p=5, dist="gaussian", nzr=1.0):
     """Var(computed sum) / Var(exact sum) under the adder model; n an int or an array."""
-    spec, m_p, dist, nzr = _check(spec, m_p, dist, nzr)
-    arr = check_ints(n, "n", 1, 2**62)
-    flat = [int(v) for v in arr.ravel()]
-    uniq = sorted(set(flat))
-    got = dict(zip(uniq, (r.vrr for r in _moments(uniq, spec, m_p, dist, nzr))))
-    vals = np.array([got[v] for v in flat]).reshape(arr.shape)
-    return float(vals) if arr.ndim == 0 else vals
+    return _per_n("vrr", n, spec, m_p, dist, nzr)
