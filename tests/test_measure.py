@@ -548,8 +548,9 @@ def test_outside_the_regime_the_model_fails_as_documented():
 def test_sweep_table_outputs_and_progress():
     calls = []
     table = sweep([64, 128], [4, 6], chunks=(None, 32), roundings=("rne", "rtz"), trials=50,
-                  m_p=5, progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(i, 16) for i in range(1, 17)]
+                  m_p=5, progress=lambda d, t: calls.append((d, t)), block=20)
+    # trials measured: 50 per rounding in blocks of 20 (the bar counts trials, not rows)
+    assert calls == [(20, 100), (40, 100), (50, 100), (70, 100), (90, 100), (100, 100)]
     assert isinstance(table, SweepTable) and len(table.rows) == 16
     rows = list(csv.DictReader(io.StringIO(table.to_csv())))
     assert len(rows) == 16 and list(rows[0]) == list(table.columns)

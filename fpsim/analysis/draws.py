@@ -1,22 +1,22 @@
 """The random products of the Monte Carlo measurement, and the seeds of its trials.
 
-A product array is laid out (n, T), product i of trial t at [i, t], and filled in C order
-from numpy Generators seeded by ``SeedSequence([seed, stream])``: stream 0 the values,
-stream 1 the second factor of ``gaussian_product``, stream 2 the sparsity mask, stream 3
-the seed of stochastic rounding. Hence the products do not depend on the accumulation
-(every configuration of a sweep sees the same ones), and the first n rows of a draw for
-n' > n are exactly the draw for n (with the same T): :func:`fpsim.sweep` draws once, for
-its largest n.
+Products come from a counter-based stream (:mod:`fpsim.kernels.randoms`; the exact
+definition is in docs/semantics.md, "The Monte Carlo stream"): product i of trial t is a
+pure function of (seed, t, i). So the products do not depend on the accumulation (every
+configuration of a sweep sees the same ones), the first n products of a trial do not
+depend on how many follow, and any split of the trials -- blocks, threads, Dask
+workers -- draws the same numbers. An array of draws is laid out (n, T): product i of
+trial t at [i, t]. Stream 3 of the seed is the seed of stochastic rounding.
 """
 from __future__ import annotations
 
-import math
+from functools import lru_cache
 
 import numpy as np
 
 from .._args import check_choice, check_int, check_nzr, check_seed
-from ..formats import Format
-from ..quantize import quantize
+from ..kernels import randoms
+from ..kernels.montecarlo import draw_block
 
 __all__ = ["DISTRIBUTIONS", "draw_products", "trial_seed"]
 
@@ -24,11 +24,8 @@ __all__ = ["DISTRIBUTIONS", "draw_products", "trial_seed"]
 #: independent standard normals).
 DISTRIBUTIONS = ("gaussian", "uniform", "laplace", "gaussian_product")
 
-_PRODUCT_EXP_BITS = 11          # product formats e11m{m_p}: only the mantissa matters
 M_P_UNROUNDED = 52              # the m_p the analysis uses for unrounded float64 products
-_SQRT3 = math.sqrt(3.0)
 _GAMMA = 0x9E3779B97F4A7C15     # SplitMix64's increment (docs/semantics.md, random streams)
-_LAPLACE_SCALE = 1.0 / math.sqrt(2.0)
 
 
 def check_dist(dist) -> str:
@@ -46,45 +43,46 @@ def model_m_p(m_p) -> int:
     return M_P_UNROUNDED if m_p is None else m_p
 
 
-def _rng(seed, stream):
-    return np.random.default_rng(np.random.SeedSequence([seed, stream]))
+@lru_cache(maxsize=None)
+def ziggurats():
+    """The normal and exponential ziggurat tables (x, f(x)) of the draws, computed once."""
+    zn, fn, _ = randoms.ziggurat_tables("normal")
+    ze, fe, _ = randoms.ziggurat_tables("exponential")
+    return zn, fn, ze, fe
 
 
-def draw(n, trials, dist, m_p, nzr, seed):
-    """Products of shape (n, trials), C order, for checked arguments (module doc)."""
-    shape = (n, trials)
-    rng = _rng(seed, 0)
-    if dist == "gaussian":
-        x = rng.standard_normal(shape)
-    elif dist == "uniform":
-        x = rng.uniform(-_SQRT3, _SQRT3, shape)
-    elif dist == "laplace":
-        x = rng.laplace(0.0, _LAPLACE_SCALE, shape)
-    else:  # gaussian_product: float64 rounds the exact product once
-        x = rng.standard_normal(shape)
-        x *= _rng(seed, 1).standard_normal(shape)
-    if m_p is not None:
-        quantize(x, Format(_PRODUCT_EXP_BITS, m_p), "rne", out=x)
-    if nzr < 1.0:
-        x[_rng(seed, 2).random(shape) >= nzr] = 0.0
-    return x
+def mantissa_shift(m_p):
+    """The kernels' rounding shift of products drawn with m_p (0: unrounded)."""
+    return np.uint64(0 if m_p is None else 52 - m_p)
 
 
-def draw_products(n, trials, *, dist="gaussian", m_p=None, nzr=1.0, seed=0):
+def draw(n, trials, dist, m_p, nzr, seed, t0=0):
+    """Products of shape (n, trials) of trials t0 .. t0 + trials - 1, C order, for checked
+    arguments (module doc)."""
+    out = np.empty((n, trials))
+    draw_block(out, np.uint64(seed), t0, DISTRIBUTIONS.index(dist), mantissa_shift(m_p),
+               float(nzr), *ziggurats())
+    return out
+
+
+def draw_products(n, trials, *, dist="gaussian", m_p=None, nzr=1.0, seed=0, first_trial=0):
     """The products :func:`fpsim.measure_vrr` and :func:`fpsim.sweep` accumulate, shape
-    (n, trials): column t holds trial t (the layout of the trial kernel; transpose for
-    operands).
+    (n, trials): column j holds trial first_trial + j (transpose for operands).
 
     Zero-mean, unit-variance draws of ``dist``, rounded (rne) into e11m{m_p} if m_p is
-    given, each set to zero with probability 1 - nzr. The same seed gives the same array
-    whatever the accumulator, and the first n rows of a draw for n' > n equal the draw for
-    n (with the same trials).
+    given, each set to zero with probability 1 - nzr, from the counter-based stream of
+    docs/semantics.md: the same seed gives the same products whatever the accumulator,
+    the first n rows of a draw for n' > n equal the draw for n, and trial t is the same
+    whichever block of trials it is drawn in.
 
     >>> draw_products(3, 2, m_p=2, seed=7).tolist()
-    [[0.001220703125, 0.3125], [-0.25, -0.875], [-0.4375, -1.0]]
+    [[-1.0, 0.109375], [-0.75, -0.0625], [1.75, 0.375]]
+    >>> bool((draw_products(5, 4, seed=1)[:, 2:] == draw_products(5, 2, seed=1, first_trial=2)).all())
+    True
     """
     return draw(check_int(n, "n", 1), check_int(trials, "trials", 1), check_dist(dist),
-                check_m_p(m_p), check_nzr(nzr), check_seed(seed))
+                check_m_p(m_p), check_nzr(nzr), check_seed(seed),
+                check_int(first_trial, "first_trial", 0, note=" (a trial index)"))
 
 
 def sr_seed(seed):

@@ -54,7 +54,8 @@ class Figure2Data:
 
 
 def figure2(*, ns=tuple(2 ** k for k in range(6, 17)), m_accs=range(4, 15), chunk=64, trials=1000,
-            m_p=5, seed=0, ci=0.95, cutoff=50, stats=False, progress=None) -> Figure2Data:
+            m_p=5, seed=0, ci=0.95, cutoff=50, stats=False, progress=None,
+            executor=None) -> Figure2Data:
     """Measure the Figure-2 grid of Sakr et al. (ICLR 2019): variance lost against n for
     each m_acc, with a single sum and with chunk-based accumulation, next to the "paper"
     model's curves. Gaussian products rounded to m_p bits (5: the exact product of two
@@ -73,7 +74,7 @@ def figure2(*, ns=tuple(2 ** k for k in range(6, 17)), m_accs=range(4, 15), chun
     cutoff = check_cutoff(cutoff)
     start = time.perf_counter()
     table = sweep(ns, m_accs, chunks=(None, chunk), trials=trials, m_p=m_p, seed=seed, ci=ci,
-                  stats=stats, progress=progress)
+                  stats=stats, progress=progress, executor=executor)
     seconds = time.perf_counter() - start
     p = table.params
     grid = _dense_grid(p["ns"][0], p["ns"][-1])

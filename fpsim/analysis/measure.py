@@ -7,12 +7,12 @@ accumulator keeps. :func:`measure_vrr` measures it with the bit-accurate MAC eng
 (:func:`fpsim.sum`):
 
 * draw T independent trials of n products (iid from a named distribution, optionally
-  rounded into an m_p-bit product format and sparsified, or given as operands;
-  :mod:`~fpsim.analysis.draws`),
-* accumulate each trial under an :class:`~fpsim.AccumSpec` (trials are the columns of one
-  (n, T) array, so they run side by side in the SIMD/parallel kernel),
-* compute the exact sum of the same products (fpsim's Kulisch order, rounded once to
-  float64),
+  rounded into an m_p-bit product format and sparsified, from a counter-based stream:
+  :mod:`~fpsim.analysis.draws`), or take them as operands,
+* accumulate each trial under an :class:`~fpsim.AccumSpec` and keep the exact sum of the
+  same products, rounded once to float64 -- in one pass of the fused Monte Carlo kernel
+  (:mod:`~fpsim.analysis.montecarlo`; trials side by side as SIMD lanes, blocks of
+  trials in parallel), or by :func:`fpsim.sum` for specs it does not cover,
 * estimate VRR = Var(s_hat) / Var(s) on the same draws, with a confidence interval
   (:mod:`~fpsim.analysis.estimator`).
 
@@ -37,9 +37,10 @@ from ..quantize import quantize
 from ..rounding import Rounding
 from .compare import (CALIBRATION, calibration, comparison_grid, comparison_markdown,
                       paper_regime)
-from .draws import (DISTRIBUTIONS, check_dist, check_m_p, column_seed, draw, draw_products,
+from .draws import (DISTRIBUTIONS, check_dist, check_m_p, column_seed, draw_products,
                     sr_seed, trial_seed)
 from .estimator import EXACT64, counts, estimate, n_eff, swamp_stats
+from .montecarlo import run_trials
 from .figure import Figure2Data, figure2
 from .sweep import SweepTable, sweep
 
@@ -171,10 +172,11 @@ def measure_vrr(n=None, spec=None, *, trials=None, dist="gaussian", m_p=None, nz
     """Measure the variance retention ratio of an n-term accumulation by Monte Carlo.
 
     Draws ``trials`` independent trials of n products, accumulates each under ``spec``
-    with :func:`fpsim.sum` (trials side by side as the columns of an (n, trials) array)
-    and compares with the exact sum of the same products (Kulisch order, rounded once to
-    float64: the only rounding of the reference, relative error <= 2^-53, far below the
-    sampling error of any VRR). The estimator (paired ratio of sample variances) and its
+    exactly as :func:`fpsim.sum` would (trial t is column t of ``fpsim.sum(X, spec,
+    axis=0, seed=...)`` bit for bit, swamping counts included) and compares with the exact
+    sum of the same products rounded once to float64 (the only rounding of the reference,
+    relative error <= 2^-53, far below the sampling error of any VRR). Trial t depends
+    only on (seed, t), so the result is the same whatever the number of threads. The estimator (paired ratio of sample variances) and its
     interval (delta method on log VRR) are described in :mod:`fpsim.analysis.estimator`.
 
     Parameters
@@ -244,12 +246,9 @@ def measure_vrr(n=None, spec=None, *, trials=None, dist="gaussian", m_p=None, nz
         dist = check_dist(dist)
         m_p = check_m_p(m_p)
         nzr = check_nzr(nzr)
-        X = draw(n, T, dist, m_p, nzr, seed)
-        if spec.product is not None:
-            quantize(X, spec.product, spec.product_rounding, seed=sr_seed(seed), out=X)
-        shat, st = fsum(X, spec, axis=0, stats="elements", seed=sr_seed(seed))
-        s = fsum(X, EXACT64, axis=0)
-        c = counts(st).T
+        r = run_trials([spec], [n], 0, T, dist=dist, m_p=m_p, nzr=nzr, seed=seed,
+                       srseed=sr_seed(seed))
+        shat, s, c = r.shat[0, 0], r.exact[0, 0], r.counts[0, 0]
     v, vci, vl, vlci = estimate(shat, s, n_eff(n, nzr), ci)
     return VRRMeasurement(n=n, trials=T, spec=repr(spec), dist=dist, m_p=m_p, nzr=nzr, vrr=v,
                           vrr_ci=vci, variance_lost=vl, variance_lost_ci=vlci,

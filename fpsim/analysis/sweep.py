@@ -1,29 +1,31 @@
 """Grids of measured VRRs: :func:`sweep` and its :class:`SweepTable`.
 
-A sweep draws the products once per distribution, for its largest n (:mod:`.draws`: the
-first n rows of that draw are the draw for n), and runs every configuration (m_acc,
-chunk, rounding) on those same products, so differences between configurations are not
-sampling noise. Every accumulation goes through :func:`fpsim.sum` with the
-configuration's :class:`~fpsim.AccumSpec`, the kernel's own orders; a row equals
-:func:`fpsim.measure_vrr` of its configuration bit for bit (tested).
+Every configuration (m_acc, chunk, rounding) of a sweep runs on the same products (the
+counter-based stream of :mod:`.draws`), so differences between configurations are not
+sampling noise, and a row equals :func:`fpsim.measure_vrr` of its configuration bit for
+bit (tested). The work is a list of independent tasks, (distribution, rounding) x
+block of trials, each one call of the fused kernel (:mod:`.montecarlo`), run here or on
+an executor (:mod:`.tasks`) and merged in trial order: the table does not depend on who
+ran what.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
 from .._args import (check_bool, check_callback, check_ci, check_cutoff, check_int,
                      check_nzr, check_seed, check_trials)
 from ..accumulate import AccumSpec
-from ..accumulate import sum as fsum
-from ..formats import Format, accumulator
-from ..orders import Sequential
-from ..rounding import Rounding, as_rounding
+from ..formats import accumulator
+from ..rounding import as_rounding
 from ..text import csv_text, table, to_json
-from .draws import check_dist, check_m_p, draw, model_m_p, sr_seed
-from .estimator import EXACT64, counts, estimate, n_eff
+from .draws import check_dist, check_m_p, model_m_p, sr_seed
+from .estimator import estimate, n_eff
+from .montecarlo import TrialResults, run_trials
+from .tasks import run_tasks
 from .vrr import min_macc, variance_lost
 
 __all__ = ["SweepTable", "sweep"]
@@ -127,85 +129,23 @@ def spec_for(m_acc, chunk, rounding, exp_bits=6):
     return AccumSpec(acc, rounding=rounding, order="chunked", chunk=chunk)
 
 
-def _sum_counts(X, spec, stats, seed=None):
-    """fpsim.sum(X, spec, axis=0) and its swamping counts (zeros when stats is False)."""
-    if stats:
-        v, st = fsum(X, spec, axis=0, stats=True, seed=seed)
-        return v, counts(st)
-    return fsum(X, spec, axis=0, seed=seed), np.zeros(4, np.int64)
+#: Trials per task of a sweep: one call of the fused kernel (which runs its trials in
+#: parallel blocks of LANES); any other value gives the same table.
+TRIAL_BLOCK = 8192
 
 
-def _continues(spec) -> bool:
-    """Whether a sum under spec over X[:n'] continues the one over X[:n] (n < n'): a
-    sequential sum is a left fold, and without stochastic rounding (whose random streams
-    follow each addition's position) its steps do not depend on where it started."""
-    return isinstance(spec.order, Sequential) and spec.rounding != Rounding.SR
+def trial_blocks(trials, block):
+    """[(t0, t1), ...]: the trials cut into consecutive blocks of at most ``block``."""
+    return [(t0, min(t0 + block, trials)) for t0 in range(0, trials, block)]
 
 
-def _continued(Y, prev, spec, stats):
-    """The sequential sums of Y's columns with Y[0] = prev (set here), the results of the
-    previous length, and Y[1:] the next addends: (values, counts of the new additions).
-
-    The sum of [prev; next] from +0 is the sum of the whole prefix: its first step
-    R(+0 + prev) = prev exactly (prev is a value of the accumulator), and the later steps
-    are the prefix sum's own. That first step is counted as an addition where prev is
-    finite and non-zero: taken out again. (Were prev -0, R(+0 + -0) would be +0; callers
-    do not continue such a column.)
-    """
-    Y[0] = prev
-    vals, c = _sum_counts(Y, spec, stats)
-    if stats:
-        c[0] -= int(np.count_nonzero(np.isfinite(prev) & (prev != 0.0)))
-    return vals, c
-
-
-def _negative_zero(x) -> bool:
-    return bool((np.signbit(x) & (x == 0.0)).any())
-
-
-def _sums_by_length(X, ns, specs, seed, stats, tick=lambda: None):
-    """results[k][i] = (s_hat, counts): ``fpsim.sum(X[:ns[i]], specs[k], axis=0)`` and its
-    swamping counts, for the sorted lengths ns, bit for bit.
-
-    Chunked, pairwise, Kahan, exact and stochastically rounded sums are computed for each
-    length from the start by the kernel's own order. Sequential sums continue from the
-    previous length (:func:`_continued`): [previous results; the next rows], one copy of
-    those rows for every such spec. ``tick()`` after each result.
-    """
-    results = [[None] * len(ns) for _ in specs]
-    prev_n = 0
-    for i, n in enumerate(ns):
-        Y = None
-        for k, spec in enumerate(specs):
-            prev = results[k][i - 1] if i else None
-            if prev is not None and _continues(spec) and not _negative_zero(prev[0]):
-                if Y is None:
-                    Y = np.empty((n - prev_n + 1, X.shape[1]))
-                    Y[1:] = X[prev_n:n]
-                v, c = _continued(Y, prev[0], spec, stats)
-                c += prev[1]
-            else:
-                v, c = _sum_counts(X[:n], spec, stats, seed)
-            results[k][i] = (v, c)
-            tick()
-        prev_n = n
-    return results
-
-
-def _exact_sums(X, ns, few_bits):
-    """The exact sums of X[:n] rounded once to float64, for each n of the sorted ns.
-
-    A sequential sum in an e11m50 accumulator in which no addition was inexact (swamping
-    counts all zero) *is* the exact sum, and then a float64 value; so with products of few
-    significant bits (``few_bits``: m_p <= 30) that sum, continued from length to length
-    on the kernels' fast path, is used wherever it carries this certificate. Other lengths
-    are summed in the Kulisch order, as measure_vrr always does.
-    """
-    if few_bits:
-        cheap = _sums_by_length(X, ns, [AccumSpec(Format(11, 50))], 0, True)[0]
-    else:
-        cheap = [(None, (0, 0, 0, 1))] * len(ns)
-    return [s if c[3] == 0 else fsum(X[:n], EXACT64, axis=0) for n, (s, c) in zip(ns, cheap)]
+def _task(job, task):
+    """One task of a sweep: the trial block (t0, t1) of every spec of one (dist, rounding)
+    (module-level, so that processes and Dask workers can run it)."""
+    specs, ns, m_p, nzr, seed, stats = job
+    dist, rounding, t0, t1 = task
+    return run_trials(specs[(dist, rounding)], ns, t0, t1, dist=dist, m_p=m_p, nzr=nzr,
+                      seed=seed, srseed=sr_seed(seed), stats=stats)
 
 
 def _unique_list(name, values, check):
@@ -218,17 +158,20 @@ def _unique_list(name, values, check):
 
 
 def sweep(ns, m_accs, *, chunks=(None, 64), roundings=("rne",), dists=("gaussian",), trials=1000,
-          m_p=None, exp_bits=6, nzr=1.0, seed=0, ci=0.95, stats=True, progress=None) -> SweepTable:
+          m_p=None, exp_bits=6, nzr=1.0, seed=0, ci=0.95, stats=True, progress=None,
+          executor=None, block=TRIAL_BLOCK) -> SweepTable:
     """Measure the VRR over a grid of lengths, accumulator mantissas, chunk sizes, adder
     roundings and product distributions.
 
-    Each distribution is drawn once, for the largest n (with the same seeding as
-    :func:`fpsim.measure_vrr`, so the products of length n are exactly those
-    measure_vrr(n) draws), and every configuration (m_acc, chunk, rounding) is run on those
-    same products: differences between configurations are not sampling noise. Each
-    length is summed by :func:`fpsim.sum` with the configuration's order (sequential sums
-    continue from the previous length, bit-identical to starting over), and each kernel
-    call runs its trials in parallel.
+    Every configuration (m_acc, chunk, rounding) is run on the same products (those
+    :func:`fpsim.measure_vrr` draws with the same seed), so differences between
+    configurations are not sampling noise, and a row equals measure_vrr of its
+    configuration bit for bit. The work is cut into tasks, one per (distribution,
+    rounding, block of trials); a task runs the fused Monte Carlo kernel once, drawing each
+    product once for every m_acc, chunk and n (the sums of the shorter lengths are the
+    longer sums' prefixes). Trial t depends only on (seed, t), so the table is
+    bit-identical whatever runs the tasks: this process (default), threads, processes or
+    a Dask cluster.
 
     Parameters
     ----------
@@ -240,7 +183,13 @@ def sweep(ns, m_accs, *, chunks=(None, 64), roundings=("rne",), dists=("gaussian
     exp_bits : accumulator exponent bits (1..11, 6 as in the paper)
     stats : count swamping (columns full, partial, additions; None without); counting
         slows the kernels down about 3x on long sums
-    progress : callable(done, total), optional, called after each configuration (row)
+    progress : callable(done, total), optional: trials measured so far (of every
+        distribution and rounding), called as tasks finish
+    executor : None, a concurrent.futures.Executor or a dask.distributed.Client
+        Where the tasks run (:func:`fpsim.analysis.tasks.run_tasks`); None: in this
+        process, its kernels multithreaded. Dask is imported only when given a client.
+    block : int >= 1
+        Trials per task (the table does not depend on it).
 
     Returns
     -------
@@ -267,16 +216,8 @@ def sweep(ns, m_accs, *, chunks=(None, 64), roundings=("rne",), dists=("gaussian
     ci = check_ci(ci)
     progress = check_callback(progress)
     stats = check_bool(stats, "stats")
+    block = check_int(block, "block", 1, note=" (trials per task)")
     m_p_model = model_m_p(m_p)
-
-    total = len(ns) * len(m_accs) * len(chunks) * len(roundings) * len(dists)
-    done = 0
-
-    def tick():
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
 
     # analytical values, once per (n, m_acc, chunk)
     ana = {}
@@ -287,26 +228,30 @@ def sweep(ns, m_accs, *, chunks=(None, 64), roundings=("rne",), dists=("gaussian
                                      nzr=nzr, model=model)
                 for m, v in zip(m_accs, np.atleast_1d(vals)):
                     ana[(n, m, chunk, model)] = float(v)
+    cells = [(chunk, m_acc) for chunk in chunks for m_acc in m_accs]
+    specs = {(d, r): [spec_for(m, c, r, exp_bits) for c, m in cells] for d in dists
+             for r in roundings}
+    tasks = [(d, r, t0, t1) for d in dists for r in roundings for t0, t1 in trial_blocks(T, block)]
+    results = run_tasks(partial(_task, (specs, ns, m_p, nzr, seed, stats)), tasks,
+                        executor=executor, progress=progress, weights=[t[3] - t[2] for t in tasks])
     rows = []
     for dist in dists:
-        X = draw(ns[-1], T, dist, m_p, nzr, seed)
-        exact = _exact_sums(X, ns, m_p is not None and m_p <= 30)
-        cells = [(rounding, chunk, m_acc) for rounding in roundings for chunk in chunks
-                 for m_acc in m_accs]
-        results = _sums_by_length(X, ns, [spec_for(m, c, r, exp_bits) for r, c, m in cells],
-                                  sr_seed(seed), stats, tick)
-        for (rounding, chunk, m_acc), res in zip(cells, results):
-            for n, s, (shat, c) in zip(ns, exact, res):
-                v, (lo, hi), vl, (vl_lo, vl_hi) = estimate(shat, s, n_eff(n, nzr), ci)
-                rows.append({"dist": dist, "rounding": rounding, "chunk": chunk, "n": n,
-                             "m_acc": m_acc, "vrr": v, "vrr_lo": lo, "vrr_hi": hi,
-                             "variance_lost": vl, "vl_lo": vl_lo, "vl_hi": vl_hi,
-                             "vl_paper": ana[(n, m_acc, chunk, "paper")],
-                             "vl_full": ana[(n, m_acc, chunk, "full")],
-                             "full": int(c[1]) if stats else None,
-                             "partial": int(c[2]) if stats else None,
-                             "additions": int(c[0]) if stats else None})
-        del X
+        for rounding in roundings:
+            res = TrialResults.concatenate([r for t, r in zip(tasks, results)
+                                            if t[:2] == (dist, rounding)])
+            for k, (chunk, m_acc) in enumerate(cells):
+                for j, n in enumerate(ns):
+                    v, (lo, hi), vl, (vl_lo, vl_hi) = estimate(res.shat[j, k], res.exact[j, k],
+                                                               n_eff(n, nzr), ci)
+                    c = res.counts[j, k].sum(axis=0)
+                    rows.append({"dist": dist, "rounding": rounding, "chunk": chunk, "n": n,
+                                 "m_acc": m_acc, "vrr": v, "vrr_lo": lo, "vrr_hi": hi,
+                                 "variance_lost": vl, "vl_lo": vl_lo, "vl_hi": vl_hi,
+                                 "vl_paper": ana[(n, m_acc, chunk, "paper")],
+                                 "vl_full": ana[(n, m_acc, chunk, "full")],
+                                 "full": int(c[1]) if stats else None,
+                                 "partial": int(c[2]) if stats else None,
+                                 "additions": int(c[0]) if stats else None})
     order = {d: i for i, d in enumerate(dists)}
     rorder = {r: i for i, r in enumerate(roundings)}
     corder = {c: i for i, c in enumerate(chunks)}

@@ -1,0 +1,225 @@
+"""The fused Monte Carlo kernel: draw, accumulate and keep the exact sum in one pass.
+
+A block of W trials runs as W lanes. Per tile of S products: the products are drawn into
+a small buffer from the counter-based stream (``randoms.fill_products``), added to a
+double-word reference (TwoSum, the error terms summed apart with a bound on their own
+rounding), and then to the running sums of every configuration c (accumulator format
+and chunk size; one rounding mode per kernel). At each length of ``ns`` the kernel
+records every configuration's result, its swamping counts, and the reference with a
+certificate that it is the exact sum rounded once to float64; the caller recomputes the
+rare uncertified ones exactly. So a sweep over n draws every product once.
+
+The per-configuration step is that of the MAC kernels: the lean bit-trick step (RNE,
+RTZ) or the fast one (every other mode, stochastic rounding included, with the streams
+of ``fpsim.sum(X, spec, axis=0)``: trial t is output element t), and the general path
+for a lane whose result is not a normal number. Chunked sums fold each completed chunk
+into the running total; at a length that ends inside a chunk, the open chunk is folded
+into a copy. Step indices follow ``sequential.sequential_tile``: the k-th product of a
+chunked sum is addition k + k // chunk, the fold of chunk q addition (q + 1)(chunk + 1) - 1.
+"""
+import math
+from functools import lru_cache
+
+import numpy as np
+from numba import prange
+
+from .bittrick import fast_add, lean_round_bits
+from .codes import SR
+from .core import as_bits, from_bits, odd_bits, splitmix64, sr_bits, two_sum
+from .jit import inline, jit, parallel
+from .macstep import add, finite, is_exact_add, scratch_flags
+from .randoms import fill_products, trial_keys
+
+#: Trials per block (lanes) and products per tile.
+LANES = 256
+TILE_ROWS = 32
+
+_TWO = np.uint64(2)
+
+
+@inline
+def _general(old, p, fm, c, mode, ri, k, cnt, j, stats):
+    """R(old + p) by the general path, counted like the MAC kernels count it."""
+    f = (np.int64(fm[0, c]), np.int64(fm[1, c]), fm[2, c], np.int64(fm[3, c]), fm[4, c] != 0.0)
+    res = add(old, p, f, mode, ri, k)
+    if stats and p != 0.0 and finite(old, p):
+        if not is_exact_add(old, p, res, f):
+            cnt[2, j] += 1
+            if res == old:
+                cnt[0, j] += 1
+            else:
+                cnt[1, j] += 1
+        cnt[3, j] += 1
+    return res
+
+
+@inline
+def _step(row, p, w, bp, fm, c, idx, srk, k, cnt, flags, mode, lean, stats):
+    """row[j] = R(row[j] + p[j]) for the w lanes, addition index idx of each lane's stream:
+    the vector step, then the general path for the lanes it flagged."""
+    any_bad = False
+    for j in range(w):
+        old = row[j]
+        x = p[j]
+        if lean:
+            hi, lo = two_sum(old, x)
+            rb, bad = lean_round_bits(odd_bits(hi, lo), bp[0], bp[1], bp[2], bp[3], mode)
+            res = from_bits(rb)
+            exact = (lo == 0.0) & (res == hi)
+        else:
+            ri = sr_bits(srk[j], idx, k) if mode == SR else np.int64(0)
+            res, bad, exact = fast_add(old, x, bp[0], bp[1], bp[2], bp[3], mode, ri, k)
+        if stats:
+            nz = np.int64(x != 0.0) & (1 - np.int64(bad))
+            lost = nz & (1 - np.int64(exact))
+            same = np.int64(res == old)
+            cnt[0, j] += lost & same
+            cnt[1, j] += lost & (1 - same)
+            cnt[2, j] += lost
+            cnt[3, j] += nz
+        flags[j] = bad
+        any_bad |= bad
+        row[j] = old if bad else res
+    if any_bad:
+        for j in range(w):
+            if flags[j]:
+                ri = sr_bits(srk[j], idx, k) if mode == SR else np.int64(0)
+                row[j] = _general(row[j], p[j], fm, c, mode, ri, k, cnt, j, stats)
+
+
+@jit
+def _certify(hi, lo, bound):
+    """(r, ok): r = fl(hi + lo); ok when r is certainly the exact sum S rounded to nearest,
+    where |S - (hi + lo)| <= bound: the distance of hi + lo from r plus the bound stays
+    strictly inside half the float64 spacing on that side of r."""
+    r, e = two_sum(hi, lo)
+    if r == 0.0 or not math.isfinite(r):
+        return r, False
+    rb = as_bits(r) & np.uint64(0x7FFFFFFFFFFFFFFF)
+    ex = rb >> np.uint64(52)
+    if ex <= np.uint64(60):
+        return r, False                       # too small for the half-spacing formula
+    half = from_bits((ex - np.uint64(53)) << np.uint64(52))      # 2^(E - 53)
+    if rb & np.uint64(0xFFFFFFFFFFFFF) == np.uint64(0) and (e < 0.0) != (r < 0.0) and e != 0.0:
+        half *= 0.5                           # |r| a power of two, S below it: finer grid
+    return r, abs(e) + bound < half
+
+
+@jit
+def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn, ze, fe,
+           shat, exact, certified, counts, mode, lean, stats):
+    """Trials t0 + b*LANES ... of the block b (see the module doc)."""
+    j0 = b * LANES
+    w = min(LANES, T - j0)
+    C = chunks.shape[0]
+    keys = trial_keys(seed, t0 + j0, w)
+    srk = np.empty(w, np.uint64)
+    for j in range(w):                                  # stream(srseed, t, 0) of macstep
+        srk[j] = splitmix64(srseed, _TWO * np.uint64(t0 + j0 + j))
+    total = np.zeros((C, w))
+    part = np.zeros((C, w))
+    cnt = np.zeros((C, 4, w), np.int64)
+    hi = np.zeros(w)
+    lo = np.zeros(w)
+    bnd = np.zeros(w)
+    buf = np.empty((TILE_ROWS, w))
+    flags = scratch_flags(w)
+    tmp = np.empty(w)
+    tcnt = np.zeros((4, w), np.int64)
+    i = 0
+    for jn in range(ns.shape[0]):
+        stop = ns[jn]
+        while i < stop:
+            rows = min(TILE_ROWS, stop - i)
+            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, flags)
+            for r in range(rows):
+                p = buf[r]
+                for j in range(w):
+                    h, e = two_sum(hi[j], p[j])
+                    hi[j] = h
+                    l2 = lo[j] + e
+                    lo[j] = l2
+                    bnd[j] += abs(l2)
+            for c in range(C):
+                chunk = chunks[c]
+                bpc = (bp[0, c], bp[1, c], bp[2, c], bp[3, c])
+                for r in range(rows):
+                    kk = i + r
+                    if chunk == 0:
+                        _step(total[c], buf[r], w, bpc, fm, c, np.uint64(kk), srk, k, cnt[c],
+                              flags, mode, lean, stats)
+                    else:
+                        q = kk // chunk
+                        _step(part[c], buf[r], w, bpc, fm, c, np.uint64(kk + q), srk, k, cnt[c],
+                              flags, mode, lean, stats)
+                        if (kk + 1) % chunk == 0:
+                            _step(total[c], part[c], w, bpc, fm, c, np.uint64(kk + 1 + q), srk,
+                                  k, cnt[c], flags, mode, lean, stats)
+                            for j in range(w):
+                                part[c, j] = 0.0
+            i += rows
+        for c in range(C):
+            chunk = chunks[c]
+            if chunk != 0 and stop % chunk != 0:
+                # the open chunk folds into a copy: the running state stays as it is
+                bpc = (bp[0, c], bp[1, c], bp[2, c], bp[3, c])
+                for j in range(w):
+                    tmp[j] = total[c, j]
+                    for q4 in range(4):
+                        tcnt[q4, j] = cnt[c, q4, j]
+                _step(tmp, part[c], w, bpc, fm, c, np.uint64(stop + stop // chunk), srk, k,
+                      tcnt, flags, mode, lean, stats)
+                for j in range(w):
+                    shat[jn, c, j0 + j] = tmp[j]
+                    for q4 in range(4):
+                        counts[jn, c, j0 + j, q4] = tcnt[q4, j]
+            else:
+                for j in range(w):
+                    shat[jn, c, j0 + j] = total[c, j]
+                    for q4 in range(4):
+                        counts[jn, c, j0 + j, q4] = cnt[c, q4, j]
+        for j in range(w):
+            # |error of lo| <= sum of half-ulps of its partial sums <= 2^-53 sum |lo_i|;
+            # twice that covers the rounding of bnd itself
+            r, ok = _certify(hi[j], lo[j], bnd[j] * 2.0 ** -52)
+            exact[jn, j0 + j] = r
+            certified[jn, j0 + j] = ok
+
+
+@lru_cache(maxsize=None)
+def mc_kernel(mode: int, lean: bool, stats: bool):
+    """The fused kernel for one adder rounding ``mode`` (lean: the RNE/RTZ bit-trick step)
+    with or without swamping counts, every block of trials in parallel. Arguments (plain
+    arrays and numbers): seed, srseed (uint64), t0, T, dist code, sh (uint64: 52 - m_p),
+    nzr, ns (sorted int64 lengths), chunks (int64 per configuration, 0: a single sum),
+    bp (uint64 (4, C): the step's bit-trick parameters), fm (float64 (5, C): FormatParams
+    per configuration), k (sr bits), the ziggurat tables, and the outputs shat (J, C, T),
+    exact (J, T), certified (J, T), counts (J, C, T, 4)."""
+    MODE, LEAN, STATS = mode, lean, stats
+
+    @parallel
+    def run(seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn, ze, fe, shat,
+            exact, certified, counts):
+        for b in prange((T + LANES - 1) // LANES):
+            _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn, ze, fe,
+                   shat, exact, certified, counts, MODE, LEAN, STATS)
+
+    return run
+
+
+@parallel
+def draw_block(out, seed, t0, dist, sh, nzr, zn, fn, ze, fe):
+    """out[i, j] = product i of trial t0 + j (the products ``mc_kernel`` draws)."""
+    n, T = out.shape
+    for b in prange((T + LANES - 1) // LANES):
+        j0 = b * LANES
+        w = min(LANES, T - j0)
+        keys = trial_keys(seed, t0 + j0, w)
+        buf = np.empty((TILE_ROWS, w))
+        flags = scratch_flags(w)
+        for i in range(0, n, TILE_ROWS):
+            rows = min(TILE_ROWS, n - i)
+            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, flags)
+            for r in range(rows):
+                for j in range(w):
+                    out[i + r, j0 + j] = buf[r, j]
