@@ -142,8 +142,8 @@ def open_executor(scheduler=None, workers=None):
     Parameters
     ----------
     scheduler : str, optional
-        Address of a running ``dask-scheduler``, e.g. ``"tcp://127.0.0.1:8786"``: yields
-        a ``dask.distributed.Client`` connected to it.
+        Address of a running Dask scheduler (``dask scheduler``), e.g.
+        ``"tcp://127.0.0.1:8786"``: yields a ``dask.distributed.Client`` connected to it.
     workers : int >= 1, optional
         Start a local cluster of that many single-threaded worker processes on
         127.0.0.1 and yield a client of it; the workers stop on exit.
