@@ -469,3 +469,97 @@ def test_dot_preset_fp8_fast_loses_more_than_promoted():
     # the library's value: the preset's spec on the same operands (rounded into e4m3fn)
     assert "e8m13" in d["acc"]
     assert_usage_error(run("dot", "--preset", "volta", check=False), "--preset", "volta")
+
+
+# ---------------------------------------------------------------- --scheduler, --workers
+
+class _Result:
+    """What the fakes below return: enough for the commands' --json output."""
+    summary = "report done"
+
+    @property
+    def table(self):
+        return self
+
+    def to_json(self):
+        return "{}"
+
+    def to_dict(self):
+        return {}
+
+
+@pytest.fixture
+def executor_calls(monkeypatch):
+    """Fakes of open_executor and of the entry points sweep, figure2 and report call: each
+    records what it was given (no cluster, no Monte Carlo)."""
+    import contextlib
+    calls = []
+
+    @contextlib.contextmanager
+    def open_executor(scheduler=None, workers=None):
+        calls.append(("open", scheduler, workers))
+        try:
+            yield None if scheduler is None and workers is None else ("client", scheduler, workers)
+        finally:
+            calls.append(("close", scheduler, workers))
+
+    def entry(name, result):
+        def fake(*args, **kwargs):
+            calls.append((name, kwargs))
+            return result
+        return fake
+
+    monkeypatch.setattr("fpsim.analysis.tasks.open_executor", open_executor)
+    monkeypatch.setattr("fpsim.analysis.sweep.sweep", entry("sweep", _Result()))
+    monkeypatch.setattr("fpsim.analysis.figure.figure2", entry("figure2", _Result()))
+    monkeypatch.setattr("fpsim.app.report.generate", entry("generate", _Result()))
+    return calls
+
+
+@pytest.mark.parametrize("command, entry", [(["sweep", "--json"], "sweep"),
+                                            (["figure2", "--json"], "figure2"),
+                                            (["report", "--quiet"], "generate")])
+@pytest.mark.parametrize("where, executor", [
+    ([], None),
+    (["--workers", "2"], ("client", None, 2)),
+    (["--scheduler", "tcp://10.0.0.5:8786"], ("client", "tcp://10.0.0.5:8786", None))])
+def test_scheduler_and_workers_reach_the_entry_point(executor_calls, capsys, command, entry,
+                                                     where, executor):
+    assert cli.main(command + where) == 0
+    opened, (name, kwargs), closed = executor_calls
+    asked = (executor or ("client", None, None))[1:]
+    assert opened == ("open", *asked) and closed == ("close", *asked) and name == entry
+    if entry == "generate":
+        assert kwargs["executor"] == executor
+    else:                   # this process: the plain call, without the keyword
+        assert kwargs.get("executor", "absent") == (executor or "absent")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["sweep", "--workers", "2", "--scheduler", "tcp://h:8786"], ["--scheduler", "not allowed"]),
+    (["figure2", "--workers", "0"], ["--workers", "workers must satisfy workers >= 1"]),
+    (["report", "--workers", "two"], ["--workers", "integer"]),
+])
+def test_scheduler_and_workers_usage_errors(executor_calls, capsys, argv, words):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("fpsim: error: ") and err.count("\n") == 1
+    for w in words:
+        assert w in err
+    assert executor_calls == []
+
+
+def test_workers_runs_the_tasks_on_a_local_cluster(monkeypatch, capsys):
+    """The real open_executor: the client the command opens runs tasks on its workers."""
+    pytest.importorskip("distributed")
+    from fpsim.analysis.tasks import run_tasks
+    seen = {}
+
+    def sweep(*args, executor=None, **kwargs):
+        seen["results"] = run_tasks(abs, [-1, 2, -3], executor=executor)
+        seen["workers"] = len(executor.scheduler_info()["workers"])
+        return _Result()
+
+    monkeypatch.setattr("fpsim.analysis.sweep.sweep", sweep)
+    assert cli.main(["sweep", "--json", "--workers", "1"]) == 0
+    assert seen == {"results": [1, 2, 3], "workers": 1}

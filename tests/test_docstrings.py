@@ -21,7 +21,8 @@ MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
            "fpsim.accumulate", "fpsim.orders", "fpsim.hardware", "fpsim._args", "fpsim.text",
            "fpsim.analysis.vrr", "fpsim.analysis.adder", "fpsim.analysis.predict", "fpsim.analysis.draws",
            "fpsim.analysis.estimator", "fpsim.analysis.measure", "fpsim.analysis.sweep",
-           "fpsim.analysis.figure", "fpsim.analysis.hardware", "fpsim.app.report",
+           "fpsim.analysis.figure", "fpsim.analysis.hardware", "fpsim.analysis.tasks",
+           "fpsim.app.report",
            "fpsim.app.progress",
            "fpsim.app.train", "reference.rounding"]
 

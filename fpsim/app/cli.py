@@ -185,6 +185,24 @@ def _add_monte_carlo(p, trials, *, m_p=True, cutoff=True, plot=False, seed=0):
     _add_output(p)
 
 
+def _add_executor(p):
+    """--scheduler / --workers: where the Monte Carlo tasks run (default: this process)."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the trials on the Dask cluster of this running scheduler "
+                        "('dask scheduler'), "
+                        "e.g. tcp://host:8786 (needs the [dask] extra)")
+    g.add_argument("--workers", type=_int_arg("workers", 1), metavar="N", default=None,
+                   help="run the trials on a local Dask cluster of N worker processes")
+
+
+def _executor(args):
+    """The executor --scheduler/--workers ask for (fpsim.analysis.tasks.open_executor): a
+    context manager yielding None (this process) or a Dask client."""
+    from ..analysis.tasks import open_executor
+    return open_executor(scheduler=args.scheduler, workers=args.workers)
+
+
 def _add_output(p, csv_ok: bool = True):
     g = p.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -670,13 +688,15 @@ def _plot_sweep(sweep_table, args):
 
 def cmd_sweep(args) -> int:
     from ..analysis.sweep import sweep
+    from .report import executor_option
     ns = _unique(_flatten(args.n))
     m_accs = _unique(_flatten(args.m_acc))
-    with _progress(args, "sweep") as bar:
+    with _executor(args) as executor, _progress(args, "sweep") as bar:
         result = sweep(ns, m_accs, chunks=tuple(_unique(args.chunk)),
                        roundings=tuple(str(r) for r in _unique(args.rounding)),
                        dists=tuple(_unique(args.dist)), trials=args.trials, m_p=args.m_p,
-                       exp_bits=args.exp_bits, nzr=args.nzr, seed=args.seed, progress=bar)
+                       exp_bits=args.exp_bits, nzr=args.nzr, seed=args.seed, progress=bar,
+                       **executor_option(executor))
     if args.json:
         print(result.to_json())
     elif args.csv:
@@ -696,10 +716,11 @@ def cmd_sweep(args) -> int:
 
 def cmd_figure2(args) -> int:
     from ..analysis.figure import figure2
-    with _progress(args, "figure2") as bar:
+    from .report import executor_option
+    with _executor(args) as executor, _progress(args, "figure2") as bar:
         fig = figure2(ns=_unique(_flatten(args.n)), m_accs=_unique(_flatten(args.m_acc)),
                       chunk=args.chunk, trials=args.trials, m_p=args.m_p, seed=args.seed,
-                      cutoff=args.cutoff, progress=bar)
+                      cutoff=args.cutoff, progress=bar, **executor_option(executor))
     if args.json:
         print(to_json(fig))
     elif args.csv:
@@ -754,8 +775,9 @@ def cmd_calibrate(args) -> int:
 
 def cmd_report(args) -> int:
     from .report import generate
-    result = generate(args.out, quick=args.quick, seed=args.seed,
-                      progress=not args.quiet, trials=args.trials, train=args.train)
+    with _executor(args) as executor:
+        result = generate(args.out, quick=args.quick, seed=args.seed, progress=not args.quiet,
+                          trials=args.trials, train=args.train, executor=executor)
     print(result.summary)
     return EXIT_OK
 
@@ -947,7 +969,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p = command("sweep", "Monte Carlo grid of n x m_acc (the paper's Figure 2), optional plot",
                 "  fpsim sweep\n"
                 "  fpsim sweep --n 256 1024 4096 --m-acc 6..10 --trials 500 --plot fig2.png\n"
-                "  fpsim sweep --chunk none 64 --rounding rne rtz --csv > sweep.csv")
+                "  fpsim sweep --chunk none 64 --rounding rne rtz --csv > sweep.csv\n"
+                "  fpsim sweep --trials 20000 --workers 2          a local Dask cluster\n"
+                "  fpsim sweep --trials 20000 --scheduler tcp://host:8786")
     p.add_argument("--n", type=_n_list, nargs="+", default=[256, 1024, 4096],
                    help="accumulation lengths")
     p.add_argument("--m-acc", type=_m_acc_list, nargs="+", default=[[6, 8, 10]],
@@ -961,6 +985,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--exp-bits", type=_exp_bits_arg, default=6, help="accumulator exponent bits")
     p.add_argument("--nzr", type=_nzr_arg, default=1.0, help="fraction of non-zero products")
     _add_monte_carlo(p, 500, plot=True)
+    _add_executor(p)
     p.set_defaults(func=cmd_sweep)
 
     # figure2
@@ -978,6 +1003,7 @@ def _build_parser() -> argparse.ArgumentParser:
                    help="accumulator mantissa bits, e.g. 4..14")
     p.add_argument("--chunk", type=_int_arg("chunk", 1), default=64, help="chunk length")
     _add_monte_carlo(p, 1000, plot=True)
+    _add_executor(p)
     p.set_defaults(func=cmd_figure2)
 
     # compare
@@ -1030,6 +1056,7 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--train", action="store_true",
                    help="add the training experiment (fpsim train; needs the [train] extra)")
+    _add_executor(p)
     p.set_defaults(func=cmd_report)
     return parser
 

@@ -136,10 +136,17 @@ def _predictions(cutoff):
             "curve": {"n": grid.tolist(), "normal": normal.tolist(), "chunked": chunked.tolist()}}
 
 
-def _figure2(cfg, trials, seed, cutoff, progress):
+def executor_option(executor) -> dict:
+    """The keyword that sends a sweep's tasks to ``executor``: none for this process (None),
+    so the call is the plain one."""
+    return {} if executor is None else {"executor": executor}
+
+
+def _figure2(cfg, trials, seed, cutoff, progress, executor=None):
     from ..analysis.measure import figure2
     fig2 = figure2(ns=cfg["fig2_ns"], m_accs=cfg["fig2_m_accs"], chunk=_CHUNK, trials=trials,
-                   m_p=_M_P, seed=seed, cutoff=cutoff, progress=progress)
+                   m_p=_M_P, seed=seed, cutoff=cutoff, progress=progress,
+                   **executor_option(executor))
     data = fig2.to_dict()
     _add_adder_model(data)
     # agreement where the measurement resolves the loss: the 95% interval excludes 0 and
@@ -184,7 +191,7 @@ def _add_adder_model(data):
         r["vl_adder"] = values[(r["m_acc"], r["chunk"], r["n"])]
 
 
-def _knee_check(cfg, trials, seed, cutoff, progress):
+def _knee_check(cfg, trials, seed, cutoff, progress, executor=None):
     """Measured variance lost at m_acc = predicted knee - 1 .. knee + 1 for each n, for a
     single sum and for chunks; one sweep per chunk setting (every m_acc sees the same
     products)."""
@@ -210,7 +217,7 @@ def _knee_check(cfg, trials, seed, cutoff, progress):
     groups, rows, knees_out = [], [], []
     for chunk, knees, m_accs in plan:
         table = sweep(ns, m_accs, chunks=(chunk,), trials=trials, m_p=_M_P,
-                      exp_bits=_EXP_BITS, seed=seed, progress=sub)
+                      exp_bits=_EXP_BITS, seed=seed, progress=sub, **executor_option(executor))
         done[0] += len(m_accs) * len(ns)
         measured_knees = {k["n"]: k for k in table.knee(cutoff)}
         for n in ns:
@@ -631,7 +638,7 @@ def _markdown(data, seconds):
 # ---------------------------------------------------------------- entry point
 
 def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
-             cutoff=_CUTOFF, train=False) -> ReportResult:
+             cutoff=_CUTOFF, train=False, executor=None) -> ReportResult:
     """Compute the report and write ``report.md``, ``report.json`` and ``figures/`` into
     ``out``.
 
@@ -654,6 +661,9 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
     train : bool
         Add the training experiment (:mod:`fpsim.app.train`, its quick settings with
         ``quick``): needs PyTorch and scikit-learn (the ``[train]`` extra).
+    executor : None, concurrent.futures.Executor or dask.distributed.Client
+        Where the Monte Carlo tasks of Figure 2 and the knee check run (see
+        :func:`fpsim.analysis.tasks.run_tasks`); None: in this process.
 
     Returns
     -------
@@ -694,12 +704,13 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
         timings["predictions"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        fig2 = _figure2(cfg, trials or cfg["fig2_trials"], seed, cutoff, stages.stage("figure 2"))
+        fig2 = _figure2(cfg, trials or cfg["fig2_trials"], seed, cutoff, stages.stage("figure 2"),
+                        executor)
         timings["figure 2"] = time.perf_counter() - t
 
         t = time.perf_counter()
         knee = _knee_check(cfg, trials or cfg["knee_trials"], seed, cutoff,
-                           stages.stage("knee check"))
+                           stages.stage("knee check"), executor)
         timings["knee check"] = time.perf_counter() - t
 
         t = time.perf_counter()
