@@ -529,10 +529,7 @@ def test_scheduler_and_workers_reach_the_entry_point(executor_calls, capsys, com
     opened, (name, kwargs), closed = executor_calls
     asked = (executor or ("client", None, None))[1:]
     assert opened == ("open", *asked) and closed == ("close", *asked) and name == entry
-    if entry == "generate":
-        assert kwargs["executor"] == executor
-    else:                   # this process: the plain call, without the keyword
-        assert kwargs.get("executor", "absent") == (executor or "absent")
+    assert kwargs["executor"] == executor
 
 
 @pytest.mark.parametrize("argv, words", [

@@ -245,3 +245,14 @@ def test_sweep_identical_whatever_runs_the_tasks():
                and r["m_acc"] == 5 and r["dist"] == "uniform")
     m = fpsim.measure_vrr(200, spec_for(5, 32, "sr"), trials=600, m_p=5, seed=2, dist="uniform")
     assert (m.vrr, m.variance_lost, m.stats.full) == (row["vrr"], row["variance_lost"], row["full"])
+
+
+def test_sweep_on_a_local_dask_cluster_is_bit_identical():
+    pytest.importorskip("distributed")
+    from fpsim.analysis.tasks import open_executor
+    kw = dict(chunks=(None, 32), roundings=("rne", "rtz"), trials=700, m_p=5, seed=4, block=128)
+    ref = sweep([50, 300], [4, 7], **kw)
+    with open_executor(workers=2) as client:
+        on_cluster = sweep([50, 300], [4, 7], executor=client, **kw)
+        assert len(client.scheduler_info()["workers"]) == 2
+    assert on_cluster.rows == ref.rows

@@ -24,6 +24,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import numbers
+import os
 
 from .._args import check_int
 
@@ -172,9 +173,13 @@ def open_executor(scheduler=None, workers=None):
         if scheduler is not None:
             client = distributed.Client(scheduler.strip())
         else:
+            # each worker's kernels get their share of the cores (Numba would take them
+            # all in every worker process)
+            threads = max(1, (os.cpu_count() or 1) // workers)
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                                processes=True, host="127.0.0.1",
-                                               dashboard_address=None)
+                                               dashboard_address=None,
+                                               env={"NUMBA_NUM_THREADS": str(threads)})
             client = distributed.Client(cluster)
         yield client
     finally:

@@ -688,7 +688,6 @@ def _plot_sweep(sweep_table, args):
 
 def cmd_sweep(args) -> int:
     from ..analysis.sweep import sweep
-    from .report import executor_option
     ns = _unique(_flatten(args.n))
     m_accs = _unique(_flatten(args.m_acc))
     with _executor(args) as executor, _progress(args, "sweep") as bar:
@@ -696,7 +695,7 @@ def cmd_sweep(args) -> int:
                        roundings=tuple(str(r) for r in _unique(args.rounding)),
                        dists=tuple(_unique(args.dist)), trials=args.trials, m_p=args.m_p,
                        exp_bits=args.exp_bits, nzr=args.nzr, seed=args.seed, progress=bar,
-                       **executor_option(executor))
+                       executor=executor)
     if args.json:
         print(result.to_json())
     elif args.csv:
@@ -716,11 +715,10 @@ def cmd_sweep(args) -> int:
 
 def cmd_figure2(args) -> int:
     from ..analysis.figure import figure2
-    from .report import executor_option
     with _executor(args) as executor, _progress(args, "figure2") as bar:
         fig = figure2(ns=_unique(_flatten(args.n)), m_accs=_unique(_flatten(args.m_acc)),
                       chunk=args.chunk, trials=args.trials, m_p=args.m_p, seed=args.seed,
-                      cutoff=args.cutoff, progress=bar, **executor_option(executor))
+                      cutoff=args.cutoff, progress=bar, executor=executor)
     if args.json:
         print(to_json(fig))
     elif args.csv:

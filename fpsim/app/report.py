@@ -136,17 +136,10 @@ def _predictions(cutoff):
             "curve": {"n": grid.tolist(), "normal": normal.tolist(), "chunked": chunked.tolist()}}
 
 
-def executor_option(executor) -> dict:
-    """The keyword that sends a sweep's tasks to ``executor``: none for this process (None),
-    so the call is the plain one."""
-    return {} if executor is None else {"executor": executor}
-
-
 def _figure2(cfg, trials, seed, cutoff, progress, executor=None):
     from ..analysis.measure import figure2
     fig2 = figure2(ns=cfg["fig2_ns"], m_accs=cfg["fig2_m_accs"], chunk=_CHUNK, trials=trials,
-                   m_p=_M_P, seed=seed, cutoff=cutoff, progress=progress,
-                   **executor_option(executor))
+                   m_p=_M_P, seed=seed, cutoff=cutoff, progress=progress, executor=executor)
     data = fig2.to_dict()
     _add_adder_model(data)
     # agreement where the measurement resolves the loss: the 95% interval excludes 0 and
@@ -207,7 +200,8 @@ def _knee_check(cfg, trials, seed, cutoff, progress, executor=None):
                  for n in ns}
         m_accs = list(range(max(0, min(knees.values()) - 1), max(knees.values()) + 2))
         plan.append((chunk, knees, m_accs))
-    total = sum(len(m) * len(ns) for _, _, m in plan)
+    # progress in trials, as the sweeps count it: one sweep per chunk setting
+    total = trials * len(plan)
     done = [0]
 
     def sub(d, t):
@@ -217,8 +211,8 @@ def _knee_check(cfg, trials, seed, cutoff, progress, executor=None):
     groups, rows, knees_out = [], [], []
     for chunk, knees, m_accs in plan:
         table = sweep(ns, m_accs, chunks=(chunk,), trials=trials, m_p=_M_P,
-                      exp_bits=_EXP_BITS, seed=seed, progress=sub, **executor_option(executor))
-        done[0] += len(m_accs) * len(ns)
+                      exp_bits=_EXP_BITS, seed=seed, progress=sub, executor=executor)
+        done[0] += trials
         measured_knees = {k["n"]: k for k in table.knee(cutoff)}
         for n in ns:
             sel = sorted((r for r in table.rows if r["n"] == n), key=lambda r: r["m_acc"])
