@@ -124,6 +124,7 @@ def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn,
     bnd = np.zeros(w)
     buf = np.empty((TILE_ROWS, w))
     flags = scratch_flags(w)
+    rejected = np.empty(w, np.int64)
     tmp = np.empty(w)
     tcnt = np.zeros((4, w), np.int64)
     i = 0
@@ -131,7 +132,7 @@ def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn,
         stop = ns[jn]
         while i < stop:
             rows = min(TILE_ROWS, stop - i)
-            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, flags)
+            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, rejected)
             for r in range(rows):
                 p = buf[r]
                 for j in range(w):
@@ -216,10 +217,10 @@ def draw_block(out, seed, t0, dist, sh, nzr, zn, fn, ze, fe):
         w = min(LANES, T - j0)
         keys = trial_keys(seed, t0 + j0, w)
         buf = np.empty((TILE_ROWS, w))
-        flags = scratch_flags(w)
+        rejected = np.empty(w, np.int64)
         for i in range(0, n, TILE_ROWS):
             rows = min(TILE_ROWS, n - i)
-            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, flags)
+            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, rejected)
             for r in range(rows):
                 for j in range(w):
                     out[i + r, j0 + j] = buf[r, j]

@@ -160,21 +160,20 @@ def zig_slow(w, base, zx, zf, normal):
 
 
 @inline
-def fill_symmetric(buf, r, keys, rkeys, i, width, zx, zf, normal, flags):
-    """buf[r, :width] = ziggurat draws of index i for the trials keyed by keys: the fast
-    path over every lane (vectorised), then the slow path for the lanes it rejected."""
-    anybad = False
+def fill_symmetric(row, keys, rkeys, i, width, zx, zf, normal, rejected):
+    """row[:width] = ziggurat draws of index i for the trials keyed by keys: the fast path
+    over every lane, collecting the lanes it rejects (branch-free) in ``rejected``, then
+    the slow path for those."""
+    nrej = 0
     for j in range(width):
         w = splitmix64(keys[j], i)
         v, ok = zig_fast(w, zx)
-        buf[r, j] = v
-        flags[j] = not ok
-        anybad |= not ok
-    if anybad:
-        for j in range(width):
-            if flags[j]:
-                buf[r, j] = zig_slow(splitmix64(keys[j], i), splitmix64(rkeys[j], i), zx, zf,
-                                     normal)
+        row[j] = v
+        rejected[nrej] = j
+        nrej += 1 - np.int64(ok)
+    for q in range(nrej):
+        j = rejected[q]
+        row[j] = zig_slow(splitmix64(keys[j], i), splitmix64(rkeys[j], i), zx, zf, normal)
 
 
 @inline
@@ -189,41 +188,41 @@ def round_mantissa(x, sh, half):
 
 
 @jit
-def fill_products(buf, rows, i0, width, keys, dist, sh, nzr, zn, fn, ze, fe, flags):
+def fill_products(buf, rows, i0, width, keys, dist, sh, nzr, zn, fn, ze, fe, rejected):
     """buf[r, j] = product i0 + r of trial j (r < rows, j < width): the draw of ``dist``,
     rounded to 52 - sh mantissa bits, zeroed where the mask word's uniform >= nzr.
     keys: the (5, width) trial keys of streams VALUES, FACTOR, MASK, VALUES_RETRY,
-    FACTOR_RETRY; zn, fn / ze, fe: the normal / exponential ziggurat tables."""
+    FACTOR_RETRY; zn, fn / ze, fe: the normal / exponential ziggurat tables; rejected:
+    int64 scratch of length width."""
     half = (_ONE << sh) >> _ONE
     for r in range(rows):
         i = np.uint64(i0 + r)
+        row = buf[r]
         if dist == UNIFORM:
             for j in range(width):
                 # (w >> 10) 2^-53 - 1 is exact and uniform on [-1, 1) in steps of 2^-53
                 u = np.float64(splitmix64(keys[0, j], i) >> np.uint64(10)) * _U53 - 1.0
-                buf[r, j] = _SQRT3 * u
+                row[j] = _SQRT3 * u
         elif dist == LAPLACE:
-            fill_symmetric(buf, r, keys[0], keys[3], i, width, ze, fe, False, flags)
+            fill_symmetric(row, keys[0], keys[3], i, width, ze, fe, False, rejected)
             for j in range(width):
-                buf[r, j] *= _LAPLACE_SCALE
+                row[j] *= _LAPLACE_SCALE
         else:
-            fill_symmetric(buf, r, keys[0], keys[3], i, width, zn, fn, True, flags)
+            fill_symmetric(row, keys[0], keys[3], i, width, zn, fn, True, rejected)
             if dist == GAUSSIAN_PRODUCT:
-                # the second factor in flags' place: a row of its own is not needed, the
-                # product is taken lane by lane after both draws
                 for j in range(width):
                     w = splitmix64(keys[1, j], i)
                     v, ok = zig_fast(w, zn)
                     if not ok:
                         v = zig_slow(w, splitmix64(keys[4, j], i), zn, fn, True)
-                    buf[r, j] *= v
+                    row[j] *= v
         if sh != np.uint64(0):
             for j in range(width):
-                buf[r, j] = round_mantissa(buf[r, j], sh, half)
+                row[j] = round_mantissa(row[j], sh, half)
         if nzr < 1.0:
             for j in range(width):
                 if _unit(splitmix64(keys[2, j], i)) >= nzr:
-                    buf[r, j] = 0.0
+                    row[j] = 0.0
 
 
 @jit
