@@ -61,8 +61,8 @@ def figure2(*, ns=tuple(2 ** k for k in range(6, 17)), m_accs=range(4, 15), chun
     model's curves. Gaussian products rounded to m_p bits (5: the exact product of two
     (1,5,2) FP8 operands), (1,6,m_acc) round-to-nearest accumulators.
 
-    The default grid (n = 2^6..2^16, m_acc = 4..14, 1,000 trials a point) takes well under
-    a minute on a 2-core machine (see docs/measured-vrr.md). ``stats=False`` (default)
+    The default grid (n = 2^6..2^16, m_acc = 4..14, 1,000 trials a point) takes about 2 s
+    on a 2-core machine, 100,000 trials a point about 3 minutes (docs/measured-vrr.md). ``stats=False`` (default)
     skips the swamping counts, which the figure does not use and which slow the kernels
     down about 3x on long sums.
 

@@ -201,7 +201,7 @@ def sweep(ns, m_accs, *, chunks=(None, 64), roundings=("rne",), dists=("gaussian
     >>> [(r["n"], r["m_acc"]) for r in t.rows][:4]
     [(576, 5), (576, 7), (576, 9), (1152, 5)]
     >>> [(k["n"], k["knee"], k["min_macc"]) for k in t.knee()]
-    [(576, 7, 6), (1152, 7, 7)]
+    [(576, 5, 6), (1152, 7, 7)]
     """
     ns = sorted(_unique_list("ns", ns, lambda v: check_int(v, "n", 1)))
     m_accs = sorted(_unique_list("m_accs", m_accs, lambda v: check_int(v, "m_acc", 0, 52)))

@@ -44,11 +44,11 @@ _EXP_BITS = 6
 #: ``swamp_*``: the illustration's lengths.
 SETTINGS = {
     "full": {"fig2_ns": [2 ** k for k in range(6, 15)], "fig2_m_accs": [4, 6, 8, 10, 12],
-             "fig2_trials": 1000, "knee_ns": [576, 1152, 2304, 4608], "knee_trials": 40000,
+             "fig2_trials": 100000, "knee_ns": [576, 1152, 2304, 4608], "knee_trials": 100000,
              "swamp_ones": 8192, "swamp_gauss": 4608, "swamp_trials": 32,
              "hw_Ks": [2 ** k for k in range(4, 15)], "hw_trials": 64},
     "quick": {"fig2_ns": [2 ** k for k in range(6, 13)], "fig2_m_accs": [4, 6, 8, 10],
-              "fig2_trials": 200, "knee_ns": [576, 2304], "knee_trials": 1500,
+              "fig2_trials": 5000, "knee_ns": [576, 2304], "knee_trials": 5000,
               "swamp_ones": 4096, "swamp_gauss": 2304, "swamp_trials": 12,
               "hw_Ks": [2 ** k for k in range(4, 11)], "hw_trials": 16},
 }
