@@ -37,9 +37,10 @@ TILE_ROWS = 32
 _TWO = np.uint64(2)
 
 
-@inline
+@jit
 def _general(old, p, fm, c, mode, ri, k, cnt, j, stats):
-    """R(old + p) by the general path, counted like the MAC kernels count it."""
+    """R(old + p) by the general path, counted like the MAC kernels count it (compiled
+    once per mode and called: the rare lane needs no inlined copy at every step site)."""
     f = (np.int64(fm[0, c]), np.int64(fm[1, c]), fm[2, c], np.int64(fm[3, c]), fm[4, c] != 0.0)
     res = add(old, p, f, mode, ri, k)
     if stats and p != 0.0 and finite(old, p):
@@ -84,7 +85,17 @@ def _step(row, p, w, bp, fm, c, idx, srk, k, cnt, flags, mode, lean, stats):
         for j in range(w):
             if flags[j]:
                 ri = sr_bits(srk[j], idx, k) if mode == SR else np.int64(0)
-                row[j] = _general(row[j], p[j], fm, c, mode, ri, k, cnt, j, stats)
+                # the mode as a run-time int64, not a literal: one compiled general path
+                # serves every variant
+                row[j] = _general(row[j], p[j], fm, c, np.int64(mode), ri, k, cnt, j,
+                                  np.bool_(stats))
+
+
+@jit
+def _fold(row, p, w, bp, fm, c, idx, srk, k, cnt, flags, mode, lean, stats):
+    """``_step`` for the additions of chunk sums (once a chunk, not once a product):
+    called, so that the kernel holds one inlined copy of the step, not three."""
+    _step(row, p, w, bp, fm, c, idx, srk, k, cnt, flags, mode, lean, stats)
 
 
 @jit
@@ -146,18 +157,15 @@ def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn,
                 bpc = (bp[0, c], bp[1, c], bp[2, c], bp[3, c])
                 for r in range(rows):
                     kk = i + r
-                    if chunk == 0:
-                        _step(total[c], buf[r], w, bpc, fm, c, np.uint64(kk), srk, k, cnt[c],
-                              flags, mode, lean, stats)
-                    else:
-                        q = kk // chunk
-                        _step(part[c], buf[r], w, bpc, fm, c, np.uint64(kk + q), srk, k, cnt[c],
-                              flags, mode, lean, stats)
-                        if (kk + 1) % chunk == 0:
-                            _step(total[c], part[c], w, bpc, fm, c, np.uint64(kk + 1 + q), srk,
-                                  k, cnt[c], flags, mode, lean, stats)
-                            for j in range(w):
-                                part[c, j] = 0.0
+                    q = kk // chunk if chunk != 0 else 0
+                    dest = total[c] if chunk == 0 else part[c]
+                    _step(dest, buf[r], w, bpc, fm, c, np.uint64(kk + q), srk, k, cnt[c],
+                          flags, mode, lean, stats)
+                    if chunk != 0 and (kk + 1) % chunk == 0:
+                        _fold(total[c], part[c], w, bpc, fm, c, np.uint64(kk + 1 + q), srk, k,
+                              cnt[c], flags, mode, lean, stats)
+                        for j in range(w):
+                            part[c, j] = 0.0
             i += rows
         for c in range(C):
             chunk = chunks[c]
@@ -168,7 +176,7 @@ def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn,
                     tmp[j] = total[c, j]
                     for q4 in range(4):
                         tcnt[q4, j] = cnt[c, q4, j]
-                _step(tmp, part[c], w, bpc, fm, c, np.uint64(stop + stop // chunk), srk, k,
+                _fold(tmp, part[c], w, bpc, fm, c, np.uint64(stop + stop // chunk), srk, k,
                       tcnt, flags, mode, lean, stats)
                 for j in range(w):
                     shat[jn, c, j0 + j] = tmp[j]
