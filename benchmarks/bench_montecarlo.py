@@ -13,6 +13,8 @@ of C configurations does C n trials additions on n trials draws).
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import numba
@@ -25,10 +27,9 @@ from fpsim.analysis.figure import figure2
 from fpsim.analysis.sweep import spec_for, sweep
 from fpsim.kernels.bittrick import lean_add, lean_params
 
-try:
-    from benchmarks.timing import Case, paired_ratio, run_group
-except ImportError:                                   # run as a script
-    from timing import Case, paired_ratio, run_group
+if __package__ in (None, ""):                          # run as a script: the repository root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from benchmarks.timing import Case, paired_ratio, run_group  # noqa: E402
 
 
 @njit(parallel=True, nogil=True)

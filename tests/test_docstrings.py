@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
            "fpsim.accumulate", "fpsim.orders", "fpsim.hardware", "fpsim._args", "fpsim.text",
+           "fpsim.trials", "fpsim.analysis.montecarlo",
            "fpsim.analysis.vrr", "fpsim.analysis.adder", "fpsim.analysis.predict", "fpsim.analysis.draws",
            "fpsim.analysis.estimator", "fpsim.analysis.measure", "fpsim.analysis.sweep",
            "fpsim.analysis.figure", "fpsim.analysis.hardware", "fpsim.analysis.tasks",

@@ -15,7 +15,8 @@ from scipy import stats as sps
 
 import fpsim
 from fpsim.accumulate import sum as fsum
-from fpsim.analysis.draws import column_seed, draw_products, sr_seed, ziggurats
+from fpsim.analysis.draws import column_seed, draw_products, sr_seed
+from fpsim.trials import ziggurats
 from fpsim.analysis.estimator import EXACT64
 from fpsim.analysis.montecarlo import fused_kernel_of, run_trials
 from fpsim.analysis.sweep import spec_for, sweep

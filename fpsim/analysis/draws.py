@@ -10,19 +10,13 @@ trial t at [i, t]. Stream 3 of the seed is the seed of stochastic rounding.
 """
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 
 from .._args import check_choice, check_int, check_nzr, check_seed
-from ..kernels import randoms
-from ..kernels.montecarlo import draw_block
+from ..trials import DISTRIBUTIONS, draw
 
 __all__ = ["DISTRIBUTIONS", "draw_products", "trial_seed"]
 
-#: Zero-mean, unit-variance product distributions (``gaussian_product``: the product of two
-#: independent standard normals).
-DISTRIBUTIONS = ("gaussian", "uniform", "laplace", "gaussian_product")
 
 M_P_UNROUNDED = 52              # the m_p the analysis uses for unrounded float64 products
 _GAMMA = 0x9E3779B97F4A7C15     # SplitMix64's increment (docs/semantics.md, random streams)
@@ -41,28 +35,6 @@ def check_m_p(m_p):
 def model_m_p(m_p) -> int:
     """The product mantissa the analytical model is given for products drawn with ``m_p``."""
     return M_P_UNROUNDED if m_p is None else m_p
-
-
-@lru_cache(maxsize=None)
-def ziggurats():
-    """The normal and exponential ziggurat tables (x, f(x)) of the draws, computed once."""
-    zn, fn, _ = randoms.ziggurat_tables("normal")
-    ze, fe, _ = randoms.ziggurat_tables("exponential")
-    return zn, fn, ze, fe
-
-
-def mantissa_shift(m_p):
-    """The kernels' rounding shift of products drawn with m_p (0: unrounded)."""
-    return np.uint64(0 if m_p is None else 52 - m_p)
-
-
-def draw(n, trials, dist, m_p, nzr, seed, t0=0):
-    """Products of shape (n, trials) of trials t0 .. t0 + trials - 1, C order, for checked
-    arguments (module doc)."""
-    out = np.empty((n, trials))
-    draw_block(out, np.uint64(seed), t0, DISTRIBUTIONS.index(dist), mantissa_shift(m_p),
-               float(nzr), *ziggurats())
-    return out
 
 
 def draw_products(n, trials, *, dist="gaussian", m_p=None, nzr=1.0, seed=0, first_trial=0):

@@ -3,14 +3,24 @@
 :func:`run_trials` measures trials t0 .. t1 - 1 of a (dist, m_p, nzr, seed) experiment
 for several accumulations at once and at several lengths: per trial and length, the
 reduced-precision sum of each spec, its swamping counts and the exact reference sum.
-Trial t depends only on (seed, t) (:mod:`fpsim.kernels.randoms`), so the trials of an
+Trial t depends only on (seed, t) (docs/semantics.md, "The Monte Carlo stream"), so the trials of an
 experiment can be cut into blocks in any way -- threads, tasks, Dask workers -- and the
 concatenated blocks are bit-identical to one run over all trials.
 
 Specs the fused kernel covers (sequential or one level of chunks in the accumulator's
 own format, no product format, an accumulator of at most 50 mantissa bits, not fnuz)
 run there, every rounding mode included; any other spec is accumulated by
-:func:`fpsim.sum` over the same products, drawn into an array (:func:`draw_trials`).
+:func:`fpsim.sum` over the same products, drawn into an array (:func:`.draws.draw`). The
+kernel is reached through :mod:`fpsim.trials`, the arithmetic API's side of it.
+
+>>> from fpsim.analysis.sweep import spec_for
+>>> specs = [spec_for(6, None, "rne"), spec_for(6, 16, "sr")]
+>>> r = run_trials(specs, [64, 256], 0, 500, m_p=5, seed=3)
+>>> r.shat.shape, r.counts.shape, r.exact.shape
+((2, 2, 500), (2, 2, 500, 4), (2, 2, 500))
+>>> part = run_trials(specs, [64, 256], 120, 500, m_p=5, seed=3)     # trials 120 .. 499
+>>> bool((part.shat == r.shat[:, :, 120:]).all() and (part.counts == r.counts[:, :, 120:]).all())
+True
 """
 from __future__ import annotations
 
@@ -18,45 +28,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._args import format_params
-from ..accumulate import AccumSpec
 from ..accumulate import sum as fsum
-from ..kernels.bittrick import fast_params, lean_params
-from ..kernels.codes import RNE, RTZ, SR
-from ..kernels.jit import jit
-from ..kernels.montecarlo import mc_kernel
-from ..orders import Chunked, Sequential
 from ..quantize import quantize
-from .draws import DISTRIBUTIONS, column_seed, draw, mantissa_shift, ziggurats
+from ..rounding import Rounding
+from ..trials import fused_kernel_of, fused_trials
+from .draws import column_seed, draw
 from .estimator import EXACT64
 
 __all__ = ["TrialResults", "run_trials", "fused_kernel_of"]
-
-# the kernel's counts [full, partial, inexact, additions] in estimator.counts' order
-_COUNTS_ORDER = [3, 0, 1, 2]
-
-
-@jit
-def _bit_params(f, lean):
-    p = lean_params(f) if lean else fast_params(f)
-    return np.array([p[0], p[1], p[2], p[3]], np.uint64)
-
-
-def fused_kernel_of(spec: AccumSpec):
-    """(mode, lean, chunk) of the fused kernel that runs ``spec``, or None if it cannot."""
-    acc = spec.acc
-    if spec.product is not None or acc.man_bits > 50 or acc.flavour == "fnuz":
-        return None
-    order = spec.order
-    if isinstance(order, Sequential):
-        chunk = 0
-    elif (isinstance(order, Chunked) and isinstance(order.inner, Sequential)
-          and order.levels()[0][1] == acc):
-        chunk = order.size
-    else:
-        return None
-    mode = int(spec.rounding)
-    return mode, mode in (RNE, RTZ), chunk
 
 
 @dataclass
@@ -77,30 +56,17 @@ class TrialResults:
                               for k in ("shat", "counts", "exact")))
 
 
-def _fused(groups, J, T, t0, dist, m_p, nzr, seed, srseed, stats, ns, specs, out):
-    """Run each group of fused specs (same mode): fills out's rows; returns the shared
-    reference and its certificate (from the first group)."""
+def _fused(groups, T, t0, dist, m_p, nzr, seed, srseed, stats, ns, specs, out):
+    """Run each group of fused specs (one kernel each): fills out's rows; returns the
+    shared reference and its certificate (from the first group)."""
     ref = None
-    for (mode, lean, sr_bits), members in groups.items():
-        cols = [c for c, _ in members]
-        chunks = np.array([ch for _, ch in members], np.int64)
-        fps = [format_params(specs[c].acc) for c in cols]
-        bp = np.stack([_bit_params(f, lean) for f in fps], axis=1)
-        fm = np.array([[f.man_bits, f.emin, f.xmax, f.flavour, float(f.subnormals)] for f in fps],
-                      np.float64).T.copy()
-        sh = np.empty((J, len(cols), T))
-        ct = np.zeros((J, len(cols), T, 4), np.int64)
-        # every call keeps the reference (cheap beside the draws); the first one is used
-        ex = np.empty((J, T))
-        ok = np.zeros((J, T), np.bool_)
-        mc_kernel(mode, lean, bool(stats))(
-            np.uint64(seed), np.uint64(srseed), t0, T, DISTRIBUTIONS.index(dist),
-            mantissa_shift(m_p), float(nzr), ns, chunks, bp, fm,
-            52 if sr_bits is None else int(sr_bits), *ziggurats(), sh, ex, ok, ct)
+    for cols in groups.values():
+        sh, ct, ex, ok = fused_trials([specs[c] for c in cols], ns, t0, T, dist=dist, m_p=m_p,
+                                      nzr=nzr, seed=seed, srseed=srseed, stats=stats)
         if ref is None:
             ref = (ex, ok)
         out.shat[:, cols] = sh
-        out.counts[:, cols] = ct[..., _COUNTS_ORDER]
+        out.counts[:, cols] = ct
     return ref
 
 
@@ -110,7 +76,7 @@ def _rounded_products(X, spec, srseed, t0):
     seed ``column_seed(srseed, t) >> 1``, so blocks of trials agree."""
     if spec.product is None:
         return X
-    if spec.product_rounding != SR:
+    if spec.product_rounding != Rounding.SR:
         return quantize(X, spec.product, spec.product_rounding)
     Y = np.empty_like(X)
     for j in range(X.shape[1]):
@@ -135,9 +101,9 @@ def run_trials(specs, ns, t0, t1, *, dist="gaussian", m_p=None, nzr=1.0, seed=0,
         if key is None:
             others.append(c)
         else:
-            groups.setdefault((key[0], key[1], spec.sr_bits), []).append((c, key[2]))
-    ref = _fused(groups, J, T, t0, dist, m_p, nzr, seed, srseed, stats, ns, specs, out)
-    fused_cols = [c for members in groups.values() for c, _ in members]
+            groups.setdefault((key[0], key[1], spec.sr_bits), []).append(c)
+    ref = _fused(groups, T, t0, dist, m_p, nzr, seed, srseed, stats, ns, specs, out)
+    fused_cols = [c for cols in groups.values() for c in cols]
     if ref is not None:
         out.exact[:, fused_cols] = ref[0][:, None, :]
     if not others and (ref is None or ref[1].all()):
