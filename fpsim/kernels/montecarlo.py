@@ -25,16 +25,14 @@ from numba import prange
 
 from .bittrick import fast_add, lean_round_bits
 from .codes import SR
-from .core import as_bits, from_bits, odd_bits, splitmix64, sr_bits, two_sum
+from .core import as_bits, from_bits, odd_bits, sr_bits, two_sum
 from .jit import inline, jit, parallel
-from .macstep import add, finite, is_exact_add, scratch_flags
+from .macstep import add, finite, is_exact_add, scratch_flags, stream
 from .randoms import fill_products, trial_keys
 
 #: Trials per block (lanes) and products per tile.
 LANES = 256
 TILE_ROWS = 32
-
-_TWO = np.uint64(2)
 
 
 @jit
@@ -125,8 +123,8 @@ def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn,
     C = chunks.shape[0]
     keys = trial_keys(seed, t0 + j0, w)
     srk = np.empty(w, np.uint64)
-    for j in range(w):                                  # stream(srseed, t, 0) of macstep
-        srk[j] = splitmix64(srseed, _TWO * np.uint64(t0 + j0 + j))
+    for j in range(w):                # trial t is output element t of fpsim.sum(X, axis=0)
+        srk[j] = stream(srseed, t0 + j0 + j, 0)
     total = np.zeros((C, w))
     part = np.zeros((C, w))
     cnt = np.zeros((C, 4, w), np.int64)
