@@ -206,10 +206,14 @@ def compare(data, markdown=False, worst=25, rows=None):
     cells, misses = calibration(rows)
     ratios = np.array([r["variance_lost"] / r["adder"] for r in cells])
     out.append("")
-    out.append(f"In the closure's regime (REGIME): {len(cells)} resolved cells, measured/adder median "
-               f"{np.median(ratios):.3f}, 2.5-97.5% {np.percentile(ratios, 2.5):.3f}-"
-               f"{np.percentile(ratios, 97.5):.3f}; {len(cells) - len(misses)} of them have a 95% "
-               f"interval meeting the band [{BAND[0]}, {BAND[1]}], these {len(misses)} do not:")
+    if not cells:
+        out.append("In the closure's regime (REGIME): no resolved cells among these.")
+    else:
+        out.append(f"In the closure's regime (REGIME): {len(cells)} resolved cells, measured/adder "
+                   f"median {np.median(ratios):.3f}, 2.5-97.5% {np.percentile(ratios, 2.5):.3f}-"
+                   f"{np.percentile(ratios, 97.5):.3f}; {len(cells) - len(misses)} of them have a "
+                   f"95% interval meeting the band [{BAND[0]}, {BAND[1]}], these {len(misses)} "
+                   f"do not:")
     for r in misses:
         out.append(f"  {r['sweep']} {r['dist']} m_p={r['m_p']} {r['rounding']} chunk={r['chunk']} "
                    f"n={r['n']} m_acc={r['m_acc']}: measured {r['variance_lost']:.4g} "

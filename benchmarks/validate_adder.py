@@ -9,7 +9,7 @@ Two steps, so that the slow one runs once in the background:
     what it finished. Each sweep draws its products once and continues the sums from one n
     to the next, so a sweep costs one pass over its largest n per configuration.
 
-``python benchmarks/validate_adder.py compare [--in FILE] [--markdown]``
+``python benchmarks/validate_adder.py compare [--in FILE] [--markdown] [--roundings R ...]``
     (the measurement behind docs/theory.md is committed as
     ``benchmarks/validate_adder.json.gz``: ``--in benchmarks/validate_adder.json.gz``)
     evaluates the adder model and the paper model on every measured cell and prints the
@@ -115,6 +115,8 @@ def main(argv=None):
     c.add_argument("--markdown", action="store_true")
     c.add_argument("--rows", help="also write the rows with the model values (JSON) here")
     c.add_argument("--from-rows", help="read those rows instead of evaluating the models")
+    c.add_argument("--roundings", nargs="*", choices=MODES,
+                   help="compare only the cells of these roundings (e.g. ru rd)")
     c.add_argument("--cells", help="write the property test's regime cells (JSON) here "
                                    "(tests/data/adder_regime_cells.json)")
     args = ap.parse_args(argv)
@@ -125,6 +127,9 @@ def main(argv=None):
     opener = gzip.open if args.inp.endswith(".gz") else open
     with opener(args.inp, "rt") as f:
         data = json.load(f)
+    if args.roundings:
+        data = {name: dict(block, rows=[r for r in block["rows"] if r["rounding"] in args.roundings])
+                for name, block in data.items()}
     if args.from_rows:
         with open(args.from_rows) as f:
             rows = json.load(f)

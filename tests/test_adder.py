@@ -86,24 +86,47 @@ class Brute:
         centre = np.where(first, g + u / 8, g)
         self.centre = np.concatenate([-centre[::-1], centre])
         self.width = np.concatenate([width[::-1], width])
+        self.drifting = mode in ("ru", "rd")
         x = self.s[:, None] + p[None, :]
         r1, r2 = _rounded(x, self.fmt, mode)
         self.h2 = (r2 - x * x) @ P
         self.h1 = (r1 - x) @ P
+        self.h3 = (r1 ** 3 - x ** 3) @ P if self.drifting else None
         r1, r2 = _rounded(p, self.fmt, mode)
-        self.first = (float(P @ (r1 - p)), float(P @ (r2 - p * p)))
+        self.first = (float(P @ (r1 - p)), float(P @ (r2 - p * p)), float(P @ r1 ** 3))
+
+    def weights(self, mu, var, k3=0.0):
+        """The closure's weights: the Gaussian on the grid, plus (drifting roundings) k3/6
+        times the third difference in the mean, step tau/2, of the shifted Gaussians (the
+        density then has mean mu, variance var and third cumulant k3)."""
+        tau = math.sqrt(var)
+
+        def gauss(m):
+            return np.exp(-0.5 * ((self.centre - m) / tau) ** 2) / (tau * math.sqrt(2 * math.pi))
+
+        w = gauss(mu)
+        if k3:
+            h = tau / 2
+            w = w + k3 / 6 * (gauss(mu + 2 * h) - 2 * gauss(mu + h) + 2 * gauss(mu - h)
+                              - gauss(mu - 2 * h)) / (2 * h ** 3)
+        return w * self.width
 
     def delta(self, mu, var):
-        tau = math.sqrt(var)
-        w = np.exp(-0.5 * ((self.centre - mu) / tau) ** 2) / (tau * math.sqrt(2 * math.pi)) * self.width
+        w = self.weights(mu, var)
         return float(w @ self.h2), float(w @ self.h1)
 
     def run(self, n):
-        """(mean, variance) after n steps of the recursion, one at a time."""
-        mu, v2 = self.first[0], self.second + self.first[1]
+        """(mean, variance) after n steps of the recursion, one at a time; for ru/rd with
+        the third moment and the skewed closure, its Delta3 = E[R(x)^3 - x^3] summed
+        exactly."""
+        mu, v2, m3 = self.first[0], self.second + self.first[1], self.first[2]
         for _ in range(n - 1):
-            d2, d1 = self.delta(mu, v2 - mu * mu)
-            mu, v2 = mu + d1, v2 + self.second + d2
+            var = v2 - mu * mu
+            k3 = m3 - 3 * mu * v2 + 2 * mu ** 3 if self.drifting else 0.0
+            w = self.weights(mu, var, k3)
+            if self.drifting:
+                m3 = m3 + 3 * mu * self.second + float(w @ self.h3)
+            mu, v2 = mu + float(w @ self.h1), v2 + self.second + float(w @ self.h2)
         return mu, v2 - mu * mu
 
 
@@ -124,7 +147,7 @@ def test_delta_equals_the_brute_force_of_the_closure(m, mode, dist, m_p):
     smallest state, where the strips reach half a binade, <= 1e-4 beyond)."""
     b = Brute(m, mode, dist, m_p)
     f = _fast(m, mode, dist, m_p)
-    np.testing.assert_allclose(f.first(), b.first, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(f.first(), b.first[:2], rtol=1e-9, atol=1e-15)
     means = (0.0,) if mode in ("rne", "rna", "rtz", "sr") else (0.0, 12.0, -40.0)
     for mu in means:
         for var, tol in ((2.0, 1e-2), (20.0, 2e-3), (300.0, 1e-3), (4000.0, 1e-3)):
@@ -135,16 +158,21 @@ def test_delta_equals_the_brute_force_of_the_closure(m, mode, dist, m_p):
             assert abs(f1[0] - b1) <= tol * scale, (mu, var, f1[0], b1)
 
 
-@pytest.mark.parametrize("m, mode, dist, m_p", [CASES[0], CASES[2], CASES[3], CASES[5]])
-def test_variance_lost_equals_the_step_by_step_brute_force(m, mode, dist, m_p):
-    """The whole recursion (first step exact, table in v or direct Delta, Runge-Kutta
+@pytest.mark.parametrize("m, mode, dist, m_p, n, rel", [
+    CASES[0] + (300, 2e-3), CASES[2] + (300, 2e-3), CASES[5] + (300, 2e-3),
+    # ru: the skewed closure, whose Delta3 the model takes to leading order in 2^-m and
+    # sigma_p/|s| (the brute force sums it exactly); observed 5.4e-2 here, 2.3e-1 for
+    # m = 7 (rd, Laplace) where the sum grows 57-fold in 1000 steps
+    (8, "ru", "gaussian", 3, 1000, 8e-2),
+])
+def test_variance_lost_equals_the_step_by_step_brute_force(m, mode, dist, m_p, n, rel):
+    """The whole recursion (first step exact, table in v or in (v, angle), Runge-Kutta
     beyond the first steps) against the brute force iterated one step at a time."""
-    n = 300
-    b = Brute(m, mode, dist, m_p)
+    b = Brute(m, mode, dist, m_p, k_lo=-10, k_hi=24)
     mu, var = b.run(n)
     r = A.adder_moments(n, AccumSpec(accumulator(m), rounding=mode), m_p=m_p, dist=dist)
     expected = n * (1 - var / (n * b.second))
-    assert r.variance_lost == pytest.approx(expected, rel=2e-3, abs=1e-3)
+    assert r.variance_lost == pytest.approx(expected, rel=rel, abs=1e-3)
     assert r.mean == pytest.approx(mu, rel=1e-2, abs=1e-9)
 
 
@@ -195,31 +223,33 @@ def test_stagnating_sum_walk_equals_the_step_by_step_recursion(monkeypatch, m):
     assert 0.0 < far.var == pytest.approx(stepped.var, rel=1e-3)
 
 
+# observed: 1.3e-5, 3.4e-6, 7.5e-5, 1.2e-5, 5e-6, 6.3e-6 (m = 8 and 12 alike)
+DRIFT_TABLE_TOL = np.array([5e-5, 2e-5, 3e-4, 5e-5, 2e-5, 2.5e-5])
+
+
 def _direct(table, mu, var):
-    d2, d1 = table.adder.delta(np.array([mu]), np.array([var]))
-    return float(d2[0]), float(d1[0])
+    return table.direct(np.array(mu), np.array(math.sqrt(var)))
 
 
 @pytest.mark.parametrize("m, m_p", [(8, 5), (12, None)])
-def test_drift_table_equals_direct_delta(m, m_p):
-    """ru/rd take Delta from a table in (ln v2, angle): at states between its nodes (both
-    signs of the mean, angles up to 1.3 rad, 1 to 2^40 products' variance) it equals the
-    direct quadrature to 5e-5 of the scale of each term (Delta2 ~ 2^-m v2, Delta1 ~ 2^-m
-    sqrt(v2)); observed 1.3e-5 and 3.4e-6."""
+def test_drift_table_equals_direct_quadrature(m, m_p):
+    """ru/rd take Delta2, Delta1 and their derivatives in the mean from a table in
+    (ln v2, angle): at states between its nodes (both signs of the mean, angles up to
+    1.3 rad, 1 to 2^40 products' variance) each of the six equals the direct quadrature
+    to TOL of its scale (2^-m v2 for those of Delta2, 2^-m sqrt(v2) for those of Delta1)."""
     adder = A._Adder(accumulator(m), "ru", A._products("gaussian", m_p, 1.0))
     rng = np.random.default_rng(7)
     lv = rng.uniform(0.0, 40 * math.log(2), 40)
     th = rng.uniform(-1.3, 1.3, 40)
-    worst = 0.0
+    worst = np.zeros(6)
     for l, t in zip(lv, th):
         r = math.exp(l / 2)
         mu, var = r * math.sin(t), (r * math.cos(t)) ** 2
-        (a2, a1), (b2, b1) = adder.drift_table(mu, var), _direct(adder.drift_table, mu, var)
-        scale2, scale1 = 2.0 ** -m * r * r, 2.0 ** -m * r
-        worst = max(worst, abs(a2 - b2) / scale2, abs(a1 - b1) / scale1)
-        assert abs(a2 - b2) <= 5e-5 * scale2 and abs(a1 - b1) <= 5e-5 * scale1, (
-            mu, var, a2, b2, a1, b1)
-    assert worst > 0.0          # the table interpolates: it is not the direct value
+        got, want = adder.drift_table(mu, var), _direct(adder.drift_table, mu, var)
+        scale = 2.0 ** -m * r ** A._DriftTable._SCALE
+        worst = np.maximum(worst, np.abs(got - want) / scale)
+    assert np.all(worst <= DRIFT_TABLE_TOL), worst
+    assert np.all(worst > 0.0)  # the table interpolates: it is not the direct value
 
 
 def test_drift_table_does_not_depend_on_the_queries_before():
@@ -233,7 +263,7 @@ def test_drift_table_does_not_depend_on_the_queries_before():
     alone = [A._Adder(accumulator(7), "ru", add).drift_table(mu, var) for mu, var in states]
     assert [tuple(map(float.hex, a)) for a in along] == \
         [tuple(map(float.hex, b)) for b in alone]
-    assert len({a for a in along}) == len(states)
+    assert len({tuple(a) for a in along}) == len(states)
 
 
 @pytest.mark.parametrize("spec, n", [

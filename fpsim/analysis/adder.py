@@ -11,7 +11,10 @@ x = s_{i-1} + p_i and v_i = E[s_i^2], mu_i = E[s_i]:
 exactly. The one approximation (the closure) is the distribution of s_{i-1} that Delta is
 averaged over: a Gaussian of mean mu_{i-1} and variance v_{i-1} - mu_{i-1}^2 placed on the
 accumulator's grid (each grid value weighted by the Gaussian mass of its round-to-nearest
-cell). The first step adds p_1 to an exact zero and is exact.
+cell). The first step adds p_1 to an exact zero and is exact. For ru and rd, whose drift
+skews the sum, the recursion also carries w_i = E[s_i^3] (with Delta3 = E[R(x)^3 - x^3] to
+leading order, 3 E[x^2 e]) and the closure adds to the Gaussian kappa_3/6 times its third
+difference in the mean (docs/theory.md, "The skewed closure of the drifting roundings").
 
 Delta is computed by quadrature (no Monte Carlo), split by the size of the addend relative
 to the running sum's binade k (|s| in [2^k, 2^(k+1)), ulp u = 2^(k-m)):
@@ -29,8 +32,9 @@ to the running sum's binade k (|s| in [2^k, 2^(k+1)), ulp u = 2^(k-m)):
 
 Delta depends on the Gaussian only through (mu, v); for the symmetric modes (rne, rna, rtz,
 sr) with symmetric addends mu = 0 and Delta2 is tabulated once per (format, rounding,
-addends) on a logarithmic grid of v; the recursion over i then costs O(log n) beyond its
-first few thousand steps. Chunked orders run the recursion once per level: the chunk sums
+addends) on a logarithmic grid of v, for ru/rd on a grid in (log v, mu / sigma) filled
+where the walk goes; the recursion over i then costs O(log n) beyond its first few
+thousand steps. Chunked orders run the recursion once per level: the chunk sums
 of one level, Gaussians on their grid with the variance (and mean) reached by the level
 below, are the addends of the next.
 
@@ -948,25 +952,55 @@ def _catmull_rom(t):
                      0.5 * t + 2.0 * t2 - 1.5 * t3, -0.5 * t2 + 0.5 * t3])
 
 
+# stencil of the differences in the mean: offsets in units of the standard deviation
+_STENCIL = 0.5 * np.arange(-2, 3)
+
+
+def _mean_derivatives(d2, d1):
+    """From Delta2, Delta1 at mu + _STENCIL tau (last axis, 5 points): the six quantities of
+    the skewed closure at mu, (Delta2, Delta1, tau^3 d3 Delta2, tau^3 d3 Delta1,
+    tau d Delta1, tau^2 d2 Delta1) (dk: k-th derivative in mu at fixed tau), by central
+    differences."""
+    h = _STENCIL[3]
+
+    def third(d):
+        return (d[..., 4] - 2 * d[..., 3] + 2 * d[..., 1] - d[..., 0]) / (2 * h ** 3)
+
+    return np.stack([d2[..., 2], d1[..., 2], third(d2), third(d1),
+                     (d1[..., 3] - d1[..., 1]) / (2 * h),
+                     (d1[..., 3] - 2 * d1[..., 2] + d1[..., 1]) / h ** 2])
+
+
 class _DriftTable:
-    """Delta2, Delta1 of a drifting adder at a state (mu, var), interpolated.
+    """The six quantities of _mean_derivatives for a drifting adder at a state (mu, var),
+    interpolated.
 
     The state is placed by its second moment v2 = mu^2 + var and its angle
-    theta = atan2(mu, sqrt(var)); Delta2/v2 and Delta1/sqrt(v2) (which vary only
-    log-periodically along a drift) are interpolated by Catmull-Rom in both coordinates on a
-    fixed grid, 16 rows per octave of v2 and columns 1/32 rad apart. Nodes are computed in
-    aligned 4 x 4 tiles when a query first needs them, so a value does not depend on the
-    queries made before it. States within four columns of theta = +-pi/2 (a sum whose spread
-    is almost nothing beside its mean) are evaluated directly."""
+    theta = atan2(mu, sqrt(var)); the quantities, divided by v2 (those of Delta2) or
+    sqrt(v2) (those of Delta1), vary only log-periodically along a drift and are
+    interpolated by Catmull-Rom in both coordinates on a fixed grid, 16 rows per octave of
+    v2 and columns 1/32 rad apart. Nodes are computed in aligned 4 x 4 tiles when a query
+    first needs them, so a value does not depend on the queries made before it. States
+    within four columns of theta = +-pi/2 (a sum whose spread is almost nothing beside its
+    mean) are evaluated directly."""
 
     ROW = math.log(2.0) / 16
     COL = 1.0 / 32
     TILE = 4
+    _SCALE = np.array([2, 1, 2, 1, 1, 1])          # the power of sqrt(v2) in each quantity
 
     def __init__(self, adder):
         self.adder = adder
         self._tiles = {}
         self._cells = {}
+
+    def direct(self, mu, tau):
+        """The six quantities at arrays mu, tau by quadrature: shape (6,) + mu.shape."""
+        mu, tau = np.asarray(mu, dtype=np.float64), np.asarray(tau, dtype=np.float64)
+        at = mu[..., None] + _STENCIL * tau[..., None]
+        var = np.repeat(np.square(tau).ravel(), _STENCIL.size)
+        d2, d1 = self.adder.delta(at.ravel(), var)
+        return _mean_derivatives(d2.reshape(at.shape), d1.reshape(at.shape))
 
     def _tile(self, G, H):
         tile = self._tiles.get((G, H))
@@ -974,17 +1008,16 @@ class _DriftTable:
             T = self.TILE
             r = np.exp((G * T + np.arange(T))[:, None] * (self.ROW / 2)) * np.ones((1, T))
             th = (H * T + np.arange(T))[None, :] * self.COL * np.ones((T, 1))
-            d2, d1 = self.adder.delta((r * np.sin(th)).ravel(), np.square(r * np.cos(th)).ravel())
-            tile = np.stack([d2.reshape(T, T) / r ** 2, d1.reshape(T, T) / r])
+            tile = self.direct(r * np.sin(th), r * np.cos(th)) / r ** self._SCALE[:, None, None]
             self._tiles[(G, H)] = tile
         return tile
 
     def _cell(self, g0, h0):
-        """The 4 x 4 nodes from (g0, h0): shape (2, 4, 4)."""
+        """The 4 x 4 nodes from (g0, h0): shape (6, 4, 4)."""
         cell = self._cells.get((g0, h0))
         if cell is None:
             T = self.TILE
-            cell = np.empty((2, 4, 4))
+            cell = np.empty((6, 4, 4))
             for i in range(4):
                 for j in range(4):
                     g, h = g0 + i, h0 + j
@@ -993,17 +1026,15 @@ class _DriftTable:
         return cell
 
     def __call__(self, mu, var):
-        """(Delta2, Delta1) at mu (float), var (float > 0)."""
+        """The six quantities at mu (float), var (float > 0): an array of 6."""
         v2 = mu * mu + var
         x = math.log(v2) / self.ROW
         y = math.atan2(mu, math.sqrt(var)) / self.COL
         g0, h0 = math.floor(x) - 1, math.floor(y) - 1
         if abs(y) + 4 >= 0.5 * math.pi / self.COL:
-            d2, d1 = self.adder.delta(np.array([mu]), np.array([var]))
-            return float(d2[0]), float(d1[0])
+            return self.direct(np.array(mu), np.array(math.sqrt(var)))
         wx, wy = _catmull_rom(x - g0 - 1), _catmull_rom(y - h0 - 1)
-        f2, f1 = self._cell(g0, h0) @ wy @ wx
-        return f2 * v2, f1 * math.sqrt(v2)
+        return (self._cell(g0, h0) @ wy @ wx) * math.sqrt(v2) ** self._SCALE
 
 
 @lru_cache(maxsize=256)
@@ -1047,28 +1078,40 @@ def _run(adder, ns):
         return [(0.0, v) for v in _walk(lambda st: np.array([add.second + float(adder.delta2_table(
             max(st[0], 1e-300)))]), np.array([v2]), ns, _EXACT_STEPS, adder)]
     big = adder.fmt.max
+    # E[p^3]: zero for the (symmetric) products; chunk sums are Gaussians of mean a, var b
+    a, b2 = add.mean, add.second
+    b3 = a ** 3 + 3 * a * (b2 - a * a)
 
     def F(st):
-        m_, q_ = st
+        m_, q_, c_ = st
         var = max(q_ - m_ * m_, 1e-300)
-        if not math.isfinite(q_) or abs(m_) + 8 * math.sqrt(var) > big:
+        tau = math.sqrt(var)
+        if not math.isfinite(q_) or abs(m_) + 8 * tau > big:
             raise OverflowError
-        dd2, dd1 = adder.drift_table(m_, var)
-        return np.array([add.mean + dd1, add.second + 2 * m_ * add.mean + dd2])
+        dd2, dd1, t2, t1, g1, gg1 = adder.drift_table(m_, var)
+        skew = (c_ - 3 * m_ * q_ + 2 * m_ ** 3) / (6 * tau ** 3)     # kappa_3 / (6 tau^3)
+        e_s = m_ * dd1 + tau * g1                                   # E[s delta1(s)]
+        e_ss = q_ * dd1 + 2 * m_ * tau * g1 + var * gg1             # E[s^2 delta1(s)]
+        return np.array([a + dd1 + skew * t1,
+                         b2 + 2 * m_ * a + dd2 + skew * t2,
+                         3 * q_ * a + 3 * m_ * b2 + b3 + 3 * (e_ss + 2 * a * e_s + b2 * dd1)])
 
-    return [tuple(st) for st in _walk_drifting(F, np.array([mu, v2]), ns)]
+    # the first sum R(p_1): its third moment with the rounding error taken independent of p
+    start = np.array([mu, v2, b3 + 3 * b2 * d1])
+    return [(st[0], st[1]) for st in _walk_drifting(F, start, ns)]
 
 
 def _walk_drifting(F, state, ns):
-    """_walk for (mean, second moment) of a drifting rounding. The drift can grow the sum
-    geometrically (ru/rd: by ~2^-m of itself per step), where an ODE through the steps
-    would be off by the square of the growth per step; so beyond the first steps each
-    Runge-Kutta step of h integer steps integrates the field whose time-1 flow is the step
-    map to second order, G = J^-1 log(1 + J) F ~ (1 - J/2 + J^2/3 - J^3/4) F (J the
+    """_walk for the moments (mean, second, third) of a drifting rounding. The drift can
+    grow the sum geometrically (ru/rd: by ~2^-m of itself per step), where an ODE through
+    the steps would be off by the square of the growth per step; so beyond the first steps
+    each Runge-Kutta step of h integer steps integrates the field whose time-1 flow is the
+    step map to second order, G = J^-1 log(1 + J) F ~ (1 - J/2 + J^2/3 - J^3/4) F (J the
     Jacobian of F, by differences), with h rho(J) <= 0.05 (rho: spectral radius); where that
     allows fewer than 16 steps, they are taken one at a time."""
     out = []
     i = 1
+    k = state.size
     try:
         for n in ns:
             while i < n:
@@ -1077,18 +1120,19 @@ def _walk_drifting(F, state, ns):
                     state = state + f0
                     i += 1
                     continue
-                J = np.empty((2, 2))
-                for c in range(2):
-                    d = np.zeros(2)
-                    d[c] = 1e-5 * max(abs(state[c]), math.sqrt(max(state[1], 1e-300)) if c == 0 else 1e-300)
+                J = np.empty((k, k))
+                r = math.sqrt(max(state[1], 1e-300))
+                for c in range(k):
+                    d = np.zeros(k)
+                    d[c] = 1e-5 * max(abs(state[c]), r ** (c + 1))   # moment c + 1 ~ r^(c+1)
                     J[:, c] = (F(state + d) - F(state - d)) / (2 * d[c])
                 rate = float(np.max(np.abs(np.linalg.eigvals(J))))
                 h = math.floor(min(i / _RK_PER_E_ASYM, 0.05 / rate if rate > 0 else math.inf, n - i))
-                if h < 16 or rate > 0.2:          # (a step costs 8 evaluations of F)
+                if h < 16 or rate > 0.2:          # (a step costs 10 evaluations of F)
                     state = state + f0
                     i += 1
                     continue
-                L = np.eye(2) - J / 2 + J @ J / 3 - J @ J @ J / 4
+                L = np.eye(k) - J / 2 + J @ J / 3 - J @ J @ J / 4
                 k1 = L @ f0
                 k2 = L @ F(state + h / 2 * k1)
                 k3 = L @ F(state + h / 2 * k2)
@@ -1097,7 +1141,7 @@ def _walk_drifting(F, state, ns):
                 i += h
             out.append(state.copy())
     except OverflowError:
-        out += [np.array([math.nan, math.nan])] * (len(ns) - len(out))
+        out += [np.full(k, math.nan)] * (len(ns) - len(out))
     return out
 
 
