@@ -92,6 +92,10 @@ def _header(res) -> list:
         "smoke run of every path (tests/test_benchmarks.py runs it); `--help` lists the "
         "options (thread counts, repetitions, rivals, where numpy's matmul is timed).",
         "",
+        "The benchmarks with scripts of their own, run by hand (the Monte Carlo measurement, "
+        "the adder model, the emulated training step, start-up and the test suite), are in "
+        "[benchmarks-analysis.md](benchmarks-analysis.md).",
+        "",
     ]
 
 
