@@ -1062,7 +1062,7 @@ def _get_adder(fmt, mode, add):
 # ---------------------------------------------------------------- the recursion
 
 _EXACT_STEPS = 4096          # steps iterated one by one (symmetric case)
-_EXACT_STEPS_ASYM = 256      # (drifting roundings: each step evaluates Delta afresh)
+_EXACT_STEPS_ASYM = 256      # (drifting roundings)
 _RK_PER_E = 96               # Runge-Kutta steps per e-fold of i beyond
 _RK_PER_E_ASYM = 48          # (drifting roundings)
 _PARTIAL_EXACT = 16          # a short last chunk gets its own addends up to this many chunks
@@ -1182,10 +1182,9 @@ def _walk(F, state, ns, exact_steps, adder, per_e=_RK_PER_E):
                 state = state + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
                 t += h
             i = max(i, n)
-            out.append(state[0] if state.size == 1 else state.copy())
+            out.append(state[0])
     except OverflowError:
-        nan = math.nan if state.size == 1 else np.array([math.nan, math.nan])
-        out += [nan] * (len(targets) - len(out))
+        out += [math.nan] * (len(targets) - len(out))
     return out
 
 
