@@ -25,7 +25,7 @@ MODULES = ["fpsim.formats", "fpsim.rounding", "fpsim.quantize", "fpsim.arith",
            "fpsim.analysis.figure", "fpsim.analysis.hardware", "fpsim.analysis.tasks",
            "fpsim.app.report",
            "fpsim.app.progress",
-           "fpsim.app.train", "reference.rounding"]
+           "fpsim.app.train", "fpsim.kernels.jit", "reference.rounding"]
 
 # where the importable modules live (reference: tests/ is on sys.path, see conftest.py)
 PACKAGES = {"fpsim": REPO / "fpsim", "fpsim.kernels": REPO / "fpsim" / "kernels",

@@ -2,8 +2,11 @@
 
 Decorators: ``jit`` (a compiled function), ``inline`` (inlined into its callers at the
 Numba IR level), ``parallel`` (a ``prange`` kernel) and ``scalar_entry(*types)`` (one fixed
-signature). All are ``nogil`` and cached on disk; none uses ``fastmath``, which would
-reorder or fuse the very roundings being simulated.
+signature, compiled on first use). All are ``nogil`` and cached on disk; none uses
+``fastmath``, which would reorder or fuse the very roundings being simulated.
+``by_literal`` makes a function whose body the caller's literal argument chooses at
+compile time, so that a kernel variant compiles only its own loops (docs/architecture.md,
+"Compiling only what a call runs").
 
 The cache, made correct and safe for several processes:
 
@@ -28,15 +31,17 @@ import itertools
 import os
 from functools import lru_cache
 
-from numba import njit
-from numba.core import caching
+from numba import njit, types
+from numba.core import caching, typeinfer
+from numba.core.registry import CPUDispatcher
+from numba.extending import overload
 
 try:
     import fcntl
 except ImportError:              # not POSIX: Numba's own (unlocked) saves
     fcntl = None
 
-__all__ = ["jit", "inline", "parallel", "scalar_entry", "package_digest"]
+__all__ = ["jit", "inline", "parallel", "scalar_entry", "by_literal", "package_digest"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -134,10 +139,81 @@ inline = njit(cache=True, nogil=True, inline="always")
 parallel = njit(cache=True, nogil=True, parallel=True)
 
 
+class _EntryDispatcher(CPUDispatcher):
+    """A dispatcher with one fixed signature that compiles it (or loads it from the cache)
+    when first called or typed, not at import: a process compiles only the scalar
+    functions its kernels reach."""
+
+    entry_signature: tuple = ()
+
+    def _compile_entry(self):
+        if self._can_compile:
+            with typeinfer.register_dispatcher(self):
+                self.compile(self.entry_signature)
+            self.disable_compile()
+
+    def get_call_template(self, args, kws):        # a compiled caller being typed
+        self._compile_entry()
+        return super().get_call_template(args, kws)
+
+    def _compile_for_args(self, *args, **kws):     # a first call from Python
+        # Numba calls what this returns with the arguments: the one compiled function,
+        # whose wrapper converts them or raises TypeError
+        self._compile_entry()
+        (entry,) = self.overloads.values()
+        return entry.entry_point
+
+
+#: The Dispatcher internals _EntryDispatcher overrides; without them (another Numba), scalar
+#: entries compile at import as Numba's own fixed-signature jit does.
+_LAZY_ENTRIES = all(hasattr(CPUDispatcher, name) for name in
+                    ("_compile_for_args", "get_call_template", "disable_compile", "_can_compile"))
+
+
 def scalar_entry(*arg_types):
     """jit with one fixed signature, for the scalar general-path functions that every
     kernel calls. Numba compiles a callee anew for each combination of literal constants
     at its call sites (mode=0, sat=False, shift=1, ...); with the signature given, every
     caller shares one compiled version. The general path is the rare one, so
-    constant-specialising it buys nothing."""
-    return njit(arg_types, cache=True, nogil=True)
+    constant-specialising it buys nothing. Compiled on first use (``_EntryDispatcher``)."""
+    if not _LAZY_ENTRIES:
+        return njit(arg_types, cache=True, nogil=True)
+
+    def entry(py_func):
+        disp = _EntryDispatcher(py_func, targetoptions={"nopython": True, "nogil": True})
+        disp.enable_caching()
+        disp.entry_signature = tuple(arg_types)
+        return disp
+    return entry
+
+
+def by_literal(name: str, position: int, implementations: dict):
+    """A kernel-only function whose body is chosen when its caller is compiled: the
+    literal value of argument ``position`` at the call site selects one of
+    ``implementations`` (value -> plain Python function, all of one signature), and only
+    that one is typed and compiled into the caller.
+
+    This is how a variant's constants reach past the first call level. Numba prunes a
+    branch on a closure's captured constant before typing, but a branch on a literal
+    *argument* is typed in full (only LLVM drops it afterwards), and typing the unused
+    loops is most of a kernel's compile time. The choice is made by an ``overload``, so
+    the caller's machine code, and with it the on-disk cache, holds the chosen body only.
+
+    >>> from numba import njit
+    >>> twice = by_literal("twice", 1, {0: lambda x, how: x + x, 1: lambda x, how: 2 * x})
+    >>> njit(lambda x: twice(x, 1))(3.0)
+    6.0
+    """
+    def stub(*args):
+        raise TypeError(f"{name} runs in compiled code only")
+
+    stub.__name__ = stub.__qualname__ = name
+
+    def choose(*args):
+        arg = args[position]
+        if not isinstance(arg, types.Literal):
+            return None                          # Numba retries with the literal types
+        return implementations[arg.literal_value]
+
+    overload(stub, prefer_literal=True, strict=False, jit_options={"nogil": True})(choose)
+    return stub
