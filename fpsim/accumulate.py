@@ -7,7 +7,6 @@ all take it, so any element of ``matmul`` equals the corresponding ``dot`` bit f
 from __future__ import annotations
 
 import builtins
-import operator
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -242,6 +241,11 @@ class ProductExactness(NamedTuple):
         raise TypeError("ProductExactness has no truth value; test its .exact field")
 
 
+def _operand_range(x) -> tuple:
+    """operands.operand_range of the values of x (any shape)."""
+    return operand_range(np.ascontiguousarray(x, dtype=np.float64).reshape(-1).view(np.uint64))
+
+
 def product_exactness(A, B) -> ProductExactness:
     """Whether every product of a value of ``A`` and a value of ``B`` is exact in float64,
     and a bound on the products' significand width, from the operands' significand widths
@@ -256,8 +260,8 @@ def product_exactness(A, B) -> ProductExactness:
     >>> product_exactness(np.array([0.1]), np.array([0.3])).exact
     False
     """
-    wa, lo_a, hi_a = operand_range(A)
-    wb, lo_b, hi_b = operand_range(B)
+    wa, lo_a, hi_a = _operand_range(A)
+    wb, lo_b, hi_b = _operand_range(B)
     if wa == 0 or wb == 0:
         return ProductExactness(True, 0)
     # significands multiply exactly within 53 bits (a power of two times anything is
@@ -302,7 +306,8 @@ def _family(order: Order) -> str:
 
 def _block(spec: AccumSpec, A, B, stats) -> tuple:
     """(BlockParams, kernel variant) of a block-FMA spec; (NO_BLOCK, None) otherwise. The
-    variant's fast loop (kernels/blockfma.py) needs truncated terms aligned on the
+    variant is (term mode, aligned on the product, fast loop, chunked levels around the
+    blocks); its fast loop (kernels/blockfma.py) needs truncated terms aligned on the
     operands, no counts, G + 1 terms summing below 2**53, and finite operands whose
     nonzero values lie within 2**+-300."""
     blk = spec.order.innermost()
@@ -313,10 +318,11 @@ def _block(spec: AccumSpec, A, B, stats) -> tuple:
             and not stats and blk.align_bits + 3 + (blk.group + 1).bit_length() <= 53)
     if fast:
         for x in (A, B):
-            _, lo, hi = operand_range(x)
+            _, lo, hi = _operand_range(x)
             fast = fast and -300 <= lo and hi <= 300 and bool(np.isfinite(x).all())
     return (BlockParams(blk.group, blk.align_bits, int(mode)),
-            (int(blk.term_rounding), blk.align_exponent == "product", bool(fast)))
+            (int(blk.term_rounding), blk.align_exponent == "product", bool(fast),
+             spec.order is not blk))
 
 
 def best_tier(spec: AccumSpec, exactness: ProductExactness, stats: bool) -> int:

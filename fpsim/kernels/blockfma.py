@@ -31,7 +31,7 @@ from .bittrick import fast_params, fast_round_bits
 from .codes import RAZ, RD, RNA, RNE, RTO, SR
 from .core import (as_bits, exponent_of, from_bits, magnitude_mode, round_value, signbit,
                    sr_bits)
-from .jit import inline, jit, parallel
+from .jit import by_literal, inline, jit, parallel
 from .macstep import TILE, scratch_flags, stream
 from .sequential import _fold
 
@@ -204,24 +204,21 @@ def _finish(tot, base, acc, opt, mode, o, t):
     return round_value(hi, lo, base, acc[0], acc[1], acc[2], acc[3], acc[4], False, mode, ri, k)
 
 
-@jit
-def block_chain(A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, blk, stats,
-                tstep, n_cols, tmode, product_align, fast):
-    """s[j] = the chain of block steps over products k0..k1-1 (blocks of blk.group from k0,
-    the last may be shorter), starting from s[j]; E, S, bad, scale: lane scratch. The step
-    of block b draws index tstep + b of the element's addition stream (sr).
+def _general_chain(A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, blk,
+                   stats, tstep, n_cols, tmode, product_align, fast):
+    """Every block by the general path (any term mode and alignment, swamping counts)."""
+    width = j1 - j0
+    obase = np.uint64(i * n_cols + j0)
+    t = tstep
+    for kb in range(k0, k1, blk.group):
+        _general_block(A, B, i, j0, 0, width, kb, min(kb + blk.group, k1), s, E, S, bad, acc,
+                       opt, blk, stats, t, obase, tmode, product_align)
+        t += 1
 
-    ``fast`` (a compile-time constant; the API sets it for truncated terms aligned on the
-    operands, no counts, finite operands with exponents within +-300): exponents straight
-    from the bits (a zero operand's -1023 never wins, as every nonzero product's sum is at
-    least -600, and E is kept at -700 or above), and each term truncated as
-    int64(p * 2**(w - E)): the scaling by a power of two is exact (or underflows far below
-    1, which truncates to 0 all the same) and the conversion truncates toward zero. A lane
-    whose c is not a finite value within 2**+-600 takes the general path. The truncated
-    terms are whole numbers below 2**(w + 2), and the API allows this loop only when G + 1
-    of them add up below 2**53: their float64 sum F is exact, and the loop vectorises. With
-    w <= 28 a term is below 2**30, and converting it to int32 (which truncates) and back
-    does the truncation in two vector instructions."""
+
+def _fast_chain(A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, blk, stats,
+                tstep, n_cols, tmode, product_align, fast):
+    """The fast loop (``block_chain``), lanes it cannot take by the general path."""
     G = blk.group
     w = blk.align_bits
     mode = blk.mode
@@ -233,11 +230,6 @@ def block_chain(A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, 
     narrow = w <= 28
     for kb in range(k0, k1, G):
         ke = min(kb + G, k1)
-        if not fast:
-            _general_block(A, B, i, j0, 0, width, kb, ke, s, E, S, bad, acc, opt, blk, stats,
-                           t, obase, tmode, product_align)
-            t += 1
-            continue
         for jj in range(width):
             c = s[jj]
             ec = np.int64((as_bits(c) >> np.uint64(52)) & np.uint64(0x7FF)) - 1023
@@ -298,11 +290,53 @@ def block_chain(A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, 
         t += 1
 
 
+#: (A, B, i, j0, j1, k0, k1, s, E, S, F, bad, fix, scale, acc, opt, blk, stats, tstep,
+#: n_cols, tmode, product_align, fast): s[j] = the chain of block steps over products
+#: k0..k1-1 (blocks of blk.group from k0, the last may be shorter), starting from s[j]; E,
+#: S, F, bad, fix, scale: lane scratch. The step of block b draws index tstep + b of the
+#: element's addition stream (sr).
+#:
+#: ``fast`` (a literal: ``jit.by_literal`` compiles only the chosen loop; the API sets it
+#: for truncated terms aligned on the operands, no counts, finite operands with exponents
+#: within +-300): exponents straight from the bits (a zero operand's -1023 never wins, as
+#: every nonzero product's sum is at least -600, and E is kept at -700 or above), and
+#: each term truncated as int64(p * 2**(w - E)): the scaling by a power of two is exact (or
+#: underflows far below 1, which truncates to 0 all the same) and the conversion truncates
+#: toward zero. A lane whose c is not a finite value within 2**+-600 takes the general
+#: path. The truncated terms are whole numbers below 2**(w + 2), and the API allows this
+#: loop only when G + 1 of them add up below 2**53: their float64 sum F is exact, and the
+#: loop vectorises. With w <= 28 a term is below 2**30, and converting it to int32 (which
+#: truncates) and back does the truncation in two vector instructions.
+block_chain = by_literal("block_chain", 22, {False: _general_chain, True: _fast_chain})
+
+
 @jit
-def blockfma_tile(A, B, out, i, j0, j1, init, levels, acc, opt, blk, stats, tmode,
-                  product_align, fast):
-    """out[i, j0:j1]: a block chain from init, or chunked levels around block chains (the
-    odometer of sequential.sequential_tile)."""
+def plain_block_tile(A, B, out, i, j0, j1, init, acc, opt, blk, stats, tmode, product_align,
+                     fast):
+    """out[i, j0:j1]: a block chain from init."""
+    K = A.shape[1]
+    w = j1 - j0
+    s = np.empty(w)
+    E = np.empty(w, np.int64)
+    S = np.empty(w, np.int64)
+    bad = np.empty(w, np.bool_)
+    scale = np.empty(w)
+    F = np.empty(w)
+    flags = scratch_flags(w)
+    for jj in range(w):
+        s[jj] = init[i, j0 + jj]
+    start = np.int64(0)
+    block_chain(A, B, i, j0, j1, start, np.int64(K), s, E, S, F, bad, flags, scale, acc, opt,
+                blk, stats, start, B.shape[1], tmode, product_align, fast)
+    for jj in range(w):
+        out[i, j0 + jj] = s[jj]
+
+
+@jit
+def chunked_block_tile(A, B, out, i, j0, j1, init, levels, acc, opt, blk, stats, tmode,
+                       product_align, fast):
+    """out[i, j0:j1]: chunked levels around block chains (the odometer of
+    sequential.chunked_tile)."""
     K = A.shape[1]
     N = B.shape[1]
     w = j1 - j0
@@ -316,14 +350,6 @@ def blockfma_tile(A, B, out, i, j0, j1, init, levels, acc, opt, blk, stats, tmod
     D = levels.size.shape[0]
     obase = np.uint64(i * N + j0)
     G = blk.group
-    if D == 0:
-        for jj in range(w):
-            s[jj] = init[i, j0 + jj]
-        block_chain(A, B, i, j0, j1, np.int64(0), np.int64(K), s, E, S, F, bad, flags, scale,
-                    acc, opt, blk, stats, np.int64(0), N, tmode, product_align, fast)
-        for jj in range(w):
-            out[i, j0 + jj] = s[jj]
-        return
     totals = np.zeros((D, w))
     for jj in range(w):
         totals[0, jj] = init[i, j0 + jj]
@@ -363,14 +389,18 @@ def blockfma_tile(A, B, out, i, j0, j1, init, levels, acc, opt, blk, stats, tmod
 @lru_cache(maxsize=None)
 def blockfma_kernels(variant: tuple):
     """(one tile, every tile in parallel) for ``variant`` = (term mode, align on the
-    product, fast): constants captured by the closures, so each variant compiles its own
-    loop (the pattern of sequential.sequential_kernels)."""
-    TMODE_, PRODUCT_, FAST_ = variant
+    product, fast, chunked): constants captured by the closures, so each variant compiles
+    its own loop (the pattern of sequential.sequential_kernels)."""
+    TMODE_, PRODUCT_, FAST_, CHUNKED_ = variant
 
     @jit
     def one_tile(A, B, out, init, levels, acc, opt, blk, stats):
-        blockfma_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, opt, blk, stats[0],
-                      TMODE_, PRODUCT_, FAST_)
+        if CHUNKED_:
+            chunked_block_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, opt, blk,
+                               stats[0], TMODE_, PRODUCT_, FAST_)
+        else:
+            plain_block_tile(A, B, out, 0, 0, B.shape[1], init, acc, opt, blk, stats[0],
+                             TMODE_, PRODUCT_, FAST_)
 
     @parallel
     def all_tiles(A, B, out, init, levels, acc, opt, blk, stats):
@@ -378,8 +408,14 @@ def blockfma_kernels(variant: tuple):
         N = B.shape[1]
         ntj = (N + TILE - 1) // TILE
         for tile in prange(M * ntj):
+            i = tile // ntj
             j0 = (tile % ntj) * TILE
-            blockfma_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, acc,
-                          opt, blk, stats[tile], TMODE_, PRODUCT_, FAST_)
+            j1 = min(j0 + TILE, N)
+            if CHUNKED_:
+                chunked_block_tile(A, B, out, i, j0, j1, init, levels, acc, opt, blk,
+                                   stats[tile], TMODE_, PRODUCT_, FAST_)
+            else:
+                plain_block_tile(A, B, out, i, j0, j1, init, acc, opt, blk, stats[tile],
+                                 TMODE_, PRODUCT_, FAST_)
 
     return one_tile, all_tiles

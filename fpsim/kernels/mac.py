@@ -10,12 +10,12 @@ A new order family is a new file with a ``*_tile`` (one tile of independent sums
 product, a matrix-vector product) runs without waking the thread pool.
 """
 from .blockfma import blockfma_kernels
-from .macstep import TILE
+from .macstep import TILE, lean_variant
 from .plan import NO_BLOCK
 from .exact import exact_tiles
-from .kahan import kahan_tile, kahan_tiles
-from .pairwise import pairwise_tile, pairwise_tiles
-from .sequential import sequential_kernels, variant_of
+from .kahan import kahan_kernels
+from .pairwise import pairwise_kernels, variant_of as pairwise_variant
+from .sequential import sequential_kernels, variant_of as sequential_variant
 
 SEQUENTIAL, PAIRWISE, KAHAN, EXACT = "sequential", "pairwise", "kahan", "exact"
 BLOCKFMA = "blockfma"
@@ -27,23 +27,19 @@ def run_mac(family, A, B, out, init, levels, plan, stats, block=NO_BLOCK, varian
     """out = A @ B (2-D float64, C-contiguous) in ``family``; stats[tile] += counts (one
     row per tile of TILE columns; unused by the exact family, which counts nothing).
     ``init``: the start value of each sum, a float64 array shaped like ``out``.
-    ``block`` (plan.BlockParams) and ``variant`` ((term mode, align on the product)) are
-    the block-FMA family's."""
+    ``block`` (plan.BlockParams) and ``variant`` (term mode, alignment, fast loop,
+    chunked: ``accumulate._block``) are the block-FMA family's."""
     acc, pf, opt = plan            # flat records: Numba's parallel kernels take no nesting
     one_tile = A.shape[0] == 1 and B.shape[1] <= TILE
     if family == SEQUENTIAL:
-        one, every = sequential_kernels(variant_of(acc, pf, opt))
+        one, every = sequential_kernels(sequential_variant(acc, pf, opt, levels))
         (one if one_tile else every)(A, B, out, init, levels, acc, pf, opt, stats)
     elif family == PAIRWISE:
-        if one_tile:
-            pairwise_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0])
-        else:
-            pairwise_tiles(A, B, out, init, acc, pf, opt, stats)
+        one, every = pairwise_kernels(pairwise_variant(opt))
+        (one if one_tile else every)(A, B, out, init, acc, pf, opt, stats)
     elif family == KAHAN:
-        if one_tile:
-            kahan_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0])
-        else:
-            kahan_tiles(A, B, out, init, acc, pf, opt, stats)
+        one, every = kahan_kernels(lean_variant(pf, opt))
+        (one if one_tile else every)(A, B, out, init, acc, pf, opt, stats)
     elif family == BLOCKFMA:
         one, every = blockfma_kernels(variant)
         (one if one_tile else every)(A, B, out, init, levels, acc, opt, block, stats)

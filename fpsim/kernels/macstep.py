@@ -10,9 +10,10 @@ import math
 import numpy as np
 
 from .bittrick import lean_add, lean_round_bits
+from .codes import LEAN, RNE
 from .core import as_bits, exponent_of, fma, from_bits, splitmix64, two_sum, two_sum_scaled
-from .elementwise import add_one, fma_one, mul_one
-from .jit import inline, jit
+from .elementwise import add_one, mul_one
+from .jit import by_literal, inline, jit
 
 #: Output columns per tile.
 TILE = 256
@@ -28,7 +29,16 @@ def stream(seed, o, which):
 
 
 # ---- the lean step: modes as compile-time constants ------------------------------------
-@inline
+def lean_variant(pf, opt) -> tuple:
+    """(lean, products rounded, lean mode): the constants a family's lean loop is compiled
+    for (its products, if rounded, round in the adder's mode); fixed for the other tiers,
+    whose loop takes the modes at run time and so compiles once."""
+    if opt.tier >= LEAN:
+        return (True, bool(pf.man_bits >= 0), int(opt.mode))
+    return (False, False, RNE)
+
+
+@jit
 def lean_mac(a, b, old, rounded, pp, ap, mode, pmode, direct):
     """(R(old + R_p(a*b)), bad) for the lean loops; pp, ap: lean_params of the product
     and accumulator formats. With ``direct`` (RNE, see ``direct_rne_safe`` in
@@ -59,12 +69,21 @@ def add(s, p, f, mode, r, k):
     return add_one(s, p, f[0], f[1], f[2], f[3], f[4], False, mode, r, k)
 
 
-@inline
-def general_mac(a, b, old, acc, pf, rounded, mode, pmode):
-    """R(old + R_p(a*b)) by the general scalar path (deterministic modes)."""
-    if rounded:
-        return add(old, product(a, b, pf, pmode, 0, 52), acc, mode, 0, 52)
-    return fma_one(a, b, old, acc[0], acc[1], acc[2], acc[3], acc[4], False, mode, 0, 52)
+def _general_mac_exact(a, b, old, acc, pf, rounded, mode, pmode):
+    # a*b is exact in float64 (the lean tiers' condition), so R(old + a*b) is an addition
+    return add(old, a * b, acc, mode, 0, 52)
+
+
+def _general_mac_rounded(a, b, old, acc, pf, rounded, mode, pmode):
+    return add(old, product(a, b, pf, pmode, 0, 52), acc, mode, 0, 52)
+
+
+#: (a, b, old, acc, pf, rounded, mode, pmode): R(old + R_p(a*b)) by the general scalar
+#: path (deterministic modes), the rare lane of the lean loops, whose products are exact
+#: in float64. ``rounded`` (a literal) chooses the body, so a loop with exact products
+#: does not compile the product rounding.
+general_mac = by_literal("general_mac", 5, {False: _general_mac_exact,
+                                             True: _general_mac_rounded})
 
 
 # ---- swamping counts ------------------------------------------------------------------

@@ -10,15 +10,15 @@ _ONE = np.uint64(1)
 
 
 @jit
-def operand_range(x):
+def operand_range(bits):
     """(largest significand width in bits, smallest and largest exponent) over the finite
-    nonzero values of x; (0, 0, 0) when there are none. Decides, once per call, whether
-    every product of two operands is exact in float64.
+    nonzero float64 values whose bits are ``bits`` (1-D uint64: the caller's flat view of
+    its array, so one signature serves every shape); (0, 0, 0) when there are none.
+    Decides, once per call, whether every product of two operands is exact in float64.
 
     One vectorised pass over the bits: the smallest number of trailing zeros of the
     normal values' significands is that of their OR, and the exponents reduce by min/max;
     float64 subnormals (no implicit bit) are rare and go through a scalar pass."""
-    bits = np.ascontiguousarray(x).reshape(-1).view(np.uint64)
     frac = np.uint64((1 << 52) - 1)
     implicit = np.uint64(1 << 52)
     zero = np.uint64(0)

@@ -4,13 +4,16 @@ every internal node rounded into the accumulator, then R(init + tree).
 The tree is the same for every column of a tile, so each node is one vectorised pass over
 the tile's lanes (explicit post-order stack, no recursion). Tiers: LEAN nodes with the mode
 as a constant; products by the bit trick where ``opt.lean_products``; the general path for
-flagged lanes and for everything else.
+flagged lanes and for everything else. Each combination compiles on its own
+(``pairwise_kernels``).
 """
+from functools import lru_cache
+
 import numpy as np
 from numba import prange
 
 from .bittrick import lean_add, lean_params, lean_round_bits
-from .codes import LEAN, RNE, RTZ, SR
+from .codes import LEAN, RNE, SR
 from .core import as_bits, from_bits, sr_bits
 from .jit import inline, jit, parallel
 from .macstep import TILE, add, count, finite, is_exact_add, product, scratch_flags, stream
@@ -44,8 +47,11 @@ def _pairwise_lean_node(left, right, flags, width, ap, mode):
 
 
 @jit
-def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, acc, pf, opt, stats, n_cols):
-    """res[j] = R(init + tree) of the products of tile columns j0..j1-1 of row i."""
+def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, acc, pf, opt, stats, n_cols, lean,
+                   lean_mode, lean_leaves, leaf_mode):
+    """res[j] = R(init + tree) of the products of tile columns j0..j1-1 of row i. The
+    variant (``variant_of``) comes as literals, so a tree compiles one lean node loop and
+    one lean leaf loop at most."""
     mode = opt.mode
     pmode = opt.product_mode
     k = opt.sr_bits
@@ -54,8 +60,6 @@ def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, acc, pf, opt, stats, n_
     width = j1 - j0
     rounded = pf[0] >= 0
     obase = i * n_cols + j0
-    lean = opt.tier >= LEAN
-    lean_leaves = opt.lean_products
     ap = lean_params(acc)
     pp = lean_params(pf)
     depth = 130
@@ -83,11 +87,7 @@ def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, acc, pf, opt, stats, n_
             elif lean_leaves:
                 # a*b is exact: the bit trick rounds it unless it leaves the normal range
                 # of the product format (those lanes are flagged and done below)
-                if pmode == RNE:
-                    any_bad = _lean_products(a, brow, v, flags, uw, pp, RNE)
-                else:
-                    any_bad = _lean_products(a, brow, v, flags, uw, pp, RTZ)
-                if any_bad:
+                if _lean_products(a, brow, v, flags, uw, pp, leaf_mode):
                     for jj in range(width):
                         if flags[jj]:
                             v[jj] = product(a, brow[jj], pf, pmode, 0, k)
@@ -113,10 +113,7 @@ def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, acc, pf, opt, stats, n_
         right = vals[vp - 1]
         any_bad = False
         if lean:
-            if mode == RNE:
-                any_bad = _pairwise_lean_node(left, right, flags, uw, ap, RNE)
-            else:
-                any_bad = _pairwise_lean_node(left, right, flags, uw, ap, RTZ)
+            any_bad = _pairwise_lean_node(left, right, flags, uw, ap, lean_mode)
         if any_bad or not lean:
             for jj in range(width):
                 if lean and not flags[jj]:
@@ -143,7 +140,8 @@ def _pairwise_tree(A, B, i, j0, j1, K, init, res, flags, acc, pf, opt, stats, n_
 
 
 @jit
-def pairwise_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats):
+def pairwise_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats, lean, lean_mode,
+                  lean_leaves, leaf_mode):
     """out[i, j0:j1] in the pairwise order (stats += counts)."""
     K = A.shape[1]
     N = B.shape[1]
@@ -153,17 +151,40 @@ def pairwise_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats):
         for jj in range(w):
             s[jj] = init[i, j0 + jj]
     else:
-        _pairwise_tree(A, B, i, j0, j1, K, init, s, scratch_flags(w), acc, pf, opt, stats, N)
+        _pairwise_tree(A, B, i, j0, j1, K, init, s, scratch_flags(w), acc, pf, opt, stats, N,
+                       lean, lean_mode, lean_leaves, leaf_mode)
     for jj in range(w):
         out[i, j0 + jj] = s[jj]
 
 
-@parallel
-def pairwise_tiles(A, B, out, init, acc, pf, opt, stats):
-    """Every tile of out = A @ B in parallel; stats[tile] += its counts."""
-    M = A.shape[0]
-    N = B.shape[1]
-    ntj = (N + TILE - 1) // TILE
-    for tile in prange(M * ntj):
-        j0 = (tile % ntj) * TILE
-        pairwise_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, acc, pf, opt, stats[tile])
+def variant_of(opt) -> tuple:
+    """(lean nodes, their mode, lean leaves, their mode): the nodes are lean in the lean
+    tier, the leaves (products rounded by the bit trick) where ``opt.lean_products``, also
+    in the fast tier and in a mode of their own; a mode not used is fixed."""
+    lean = bool(opt.tier >= LEAN)
+    leaves = bool(opt.lean_products)
+    return (lean, int(opt.mode) if lean else RNE, leaves, int(opt.product_mode) if leaves else RNE)
+
+
+@lru_cache(maxsize=None)
+def pairwise_kernels(variant: tuple):
+    """(one tile, every tile in parallel) for ``variant`` (``variant_of``), the pattern of
+    sequential.sequential_kernels."""
+    LEAN_, MODE_, LEAVES_, LEAF_MODE_ = variant
+
+    @jit
+    def one_tile(A, B, out, init, acc, pf, opt, stats):
+        pairwise_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0], LEAN_,
+                      MODE_, LEAVES_, LEAF_MODE_)
+
+    @parallel
+    def all_tiles(A, B, out, init, acc, pf, opt, stats):
+        M = A.shape[0]
+        N = B.shape[1]
+        ntj = (N + TILE - 1) // TILE
+        for tile in prange(M * ntj):
+            j0 = (tile % ntj) * TILE
+            pairwise_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, acc, pf, opt,
+                          stats[tile], LEAN_, MODE_, LEAVES_, LEAF_MODE_)
+
+    return one_tile, all_tiles

@@ -1,8 +1,9 @@
 """The sequential order and the (nested) chunked orders: tiles of independent running sums.
 
 ``sequential_pass`` advances a row of sums over products k0..k1-1, s_j = R(s_j + p_kj);
-the tile function runs the order's chunk levels (``plan.ChunkLevels``) around it. The tier
-(``plan.MacOptions.tier``, chosen by the API) picks the loop:
+``plain_tile`` runs it once per tile, ``chunked_tile`` inside the order's chunk levels
+(``plan.ChunkLevels``). The tier (``plan.MacOptions.tier``, chosen by the API) picks the
+loop, at compile time (``sequential_kernels``):
 
 - LEAN / DIRECT: the modes are compile-time constants, so LLVM vectorises the step; steps
   alternate between two arrays, so a flagged lane (a result that is not a normal number
@@ -20,12 +21,12 @@ import numpy as np
 from numba import prange
 
 from .bittrick import fast_add, fast_params, fast_round_bits, lean_params
-from .codes import DIRECT, FAST, LEAN, RNE, SR
+from .codes import DIRECT, FAST, GENERAL, LEAN, SR
 from .core import as_bits, from_bits, sr_bits
 from .elementwise import fma_one
-from .jit import inline, jit, parallel
+from .jit import by_literal, inline, jit, parallel
 from .macstep import (TILE, add, count, finite, general_mac, is_exact_add, is_exact_fma,
-                      lean_mac, product, scratch_flags, stream)
+                      lean_mac, lean_variant, product, scratch_flags, stream)
 
 _ZERO = np.uint64(0)
 
@@ -81,20 +82,18 @@ def _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, mode, pm
             s[jj] = s2[jj]
 
 
-@jit
-def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, tstep, n_cols,
-                    lean, direct, rounded_lean, lean_mode, fast):
-    """s[j] = R(s[j] + R_p(A[i, kk] B[kk, j0 + j])) for kk in [k0, k1), in order; s2 and
-    flags are scratch of the same length. The t-th rounded addition of this pass draws
-    index tstep + t of its element's addition stream (stochastic rounding).
+def _lean_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, tstep, n_cols,
+               tier, rounded, lean_mode):
+    """LEAN and DIRECT: the products, if rounded at all, round in the adder's mode."""
+    _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded, lean_mode, lean_mode,
+               tier == DIRECT)
 
-    The variant (lean, direct, rounded_lean, lean_mode, fast) arrives as compile-time
-    literals (``sequential_kernels``), so each call compiles only its own loop."""
-    if lean:
-        # the lean tiers round products, if at all, in the adder's mode
-        _lean_body(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, rounded_lean, lean_mode,
-                   lean_mode, direct)
-        return
+
+def _checked_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, tstep, n_cols,
+                  tier, rounded, lean_mode):
+    """FAST (the bit trick, flagged lanes by the general path) and GENERAL: every mode,
+    stochastic rounding, swamping counts."""
+    fast = tier == FAST
     mode = opt.mode
     pmode = opt.product_mode
     k = opt.sr_bits
@@ -149,6 +148,17 @@ def sequential_pass(A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, 
                 s[jj] = res
 
 
+#: s[j] = R(s[j] + R_p(A[i, kk] B[kk, j0 + j])) for kk in [k0, k1), in order; s2 and flags
+#: are scratch of the same length. The t-th rounded addition of this pass draws index
+#: tstep + t of its element's addition stream (stochastic rounding). Arguments:
+#: (A, B, i, j0, j1, k0, k1, s, s2, flags, acc, pf, opt, stats, tstep, n_cols, tier,
+#: rounded, lean_mode); the variant's tier, a literal at every call, selects the loop, so
+#: a lean call types and compiles the lean loop alone.
+sequential_pass = by_literal("sequential_pass", 16, {GENERAL: _checked_pass,
+                                                      FAST: _checked_pass,
+                                                      LEAN: _lean_pass, DIRECT: _lean_pass})
+
+
 @jit
 def _fold(total, part, levels, d, width, flags, acc, pf, opt, stats, obase, t):
     """total[j] = R_d(total[j] + part[j]): one addition of chunk level d (format and fast
@@ -183,12 +193,31 @@ def _fold(total, part, levels, d, width, flags, acc, pf, opt, stats, obase, t):
 
 
 @jit
-def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lean, direct,
-                    rounded_lean, lean_mode, fast):
-    """out[i, j0:j1] in the sequential order (no levels) or a chunked one (stats += counts),
-    each sum starting from its element of init (an array shaped like out).
+def plain_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats, tier, rounded, lean_mode):
+    """out[i, j0:j1] in the sequential order, each sum starting from its element of init
+    (an array shaped like out); stats += counts."""
+    K = A.shape[1]
+    w = j1 - j0
+    s = np.empty(w)
+    s2 = np.empty(w)
+    flags = scratch_flags(w)
+    for jj in range(w):
+        s[jj] = init[i, j0 + jj]
+    # start and step counter as int64 values, not literal 0s: Numba compiles a callee anew
+    # for each literal argument, and the pass is the costliest function to compile
+    start = np.int64(0)
+    sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, acc, pf, opt, stats, start,
+                    B.shape[1], tier, rounded, lean_mode)
+    for jj in range(w):
+        out[i, j0 + jj] = s[jj]
 
-    Chunk levels run as an odometer: the innermost chunk is summed from +0 by
+
+@jit
+def chunked_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, tier, rounded,
+                 lean_mode):
+    """out[i, j0:j1] in a (nested) chunked order: ``plain_tile`` with chunk levels.
+
+    The levels run as an odometer: the innermost chunk is summed from +0 by
     ``sequential_pass``, its sum folded into the level above, and every level whose chunk
     ends there folded into its parent in turn. One counter t numbers every rounded addition
     of an output element in execution order (in-chunk and fold additions alike): the
@@ -201,17 +230,6 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lea
     flags = scratch_flags(w)
     D = levels.size.shape[0]
     obase = np.uint64(i * N + j0)
-    if D == 0:
-        for jj in range(w):
-            s[jj] = init[i, j0 + jj]
-        # start and step counter as int64 values, not literal 0s: Numba compiles a callee
-        # anew for each literal argument, and this pass is the costliest to compile
-        start = np.int64(0)
-        sequential_pass(A, B, i, j0, j1, start, K, s, s2, flags, acc, pf, opt, stats, start, N,
-                        lean, direct, rounded_lean, lean_mode, fast)
-        for jj in range(w):
-            out[i, j0 + jj] = s[jj]
-        return
     totals = np.zeros((D, w))             # level d's running sum; level 0 starts at init
     for jj in range(w):
         totals[0, jj] = init[i, j0 + jj]
@@ -227,7 +245,7 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lea
         for jj in range(w):
             s[jj] = 0.0
         sequential_pass(A, B, i, j0, j1, pos, k1, s, s2, flags, acc, pf, opt, stats, t, N,
-                        lean, direct, rounded_lean, lean_mode, fast)
+                        tier, rounded, lean_mode)
         t += k1 - pos
         pos = k1
         _fold(totals[D - 1], s, levels, D - 1, w, flags, acc, pf, opt, stats, obase, t)
@@ -248,28 +266,33 @@ def sequential_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats, lea
         out[i, j0 + jj] = totals[0, jj]
 
 
-def variant_of(acc, pf, opt) -> tuple:
-    """The compile-time variant of a call: (lean, direct, rounded, lean mode, fast); the
-    entries a variant does not use are fixed, so each loop compiles once."""
-    if opt.tier >= LEAN:
-        return (True, opt.tier == DIRECT, pf.man_bits >= 0, opt.mode, False)
-    return (False, False, False, RNE, opt.tier == FAST)
+def variant_of(acc, pf, opt, levels) -> tuple:
+    """The compile-time variant of a call: (tier, products rounded, lean mode, chunked),
+    the middle two from ``macstep.lean_variant``."""
+    _, rounded, mode = lean_variant(pf, opt)
+    return (int(opt.tier), rounded, mode, bool(levels.size.shape[0] > 0))
 
 
 @lru_cache(maxsize=None)
 def sequential_kernels(variant: tuple):
     """(one tile, every tile in parallel) specialised for ``variant`` (``variant_of``).
 
-    The variant is captured as constants, so Numba compiles sequential_tile and
-    sequential_pass with it as literal arguments and prunes the loops of every other
-    variant before compiling: a call compiles only what it runs. The closures capture
-    plain constants only, which keeps them cacheable on disk (one entry per variant)."""
-    LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_ = variant
+    The closures capture the variant as plain constants: Numba prunes the branch on
+    CHUNKED_ before typing, and passes the rest on as literal arguments, which
+    ``sequential_pass`` turns into the one loop the variant runs (``jit.by_literal``).
+    Capturing plain constants only keeps the closures cacheable on disk, one entry per
+    variant (a closure over another compiled function is not: Numba hashes what it
+    captures into the cache key)."""
+    TIER_, ROUNDED_, MODE_, CHUNKED_ = variant
 
     @jit
     def one_tile(A, B, out, init, levels, acc, pf, opt, stats):
-        sequential_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, pf, opt, stats[0],
-                        LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_)
+        if CHUNKED_:
+            chunked_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, pf, opt, stats[0],
+                         TIER_, ROUNDED_, MODE_)
+        else:
+            plain_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0], TIER_,
+                       ROUNDED_, MODE_)
 
     @parallel
     def all_tiles(A, B, out, init, levels, acc, pf, opt, stats):
@@ -277,8 +300,14 @@ def sequential_kernels(variant: tuple):
         N = B.shape[1]
         ntj = (N + TILE - 1) // TILE
         for tile in prange(M * ntj):
+            i = tile // ntj
             j0 = (tile % ntj) * TILE
-            sequential_tile(A, B, out, tile // ntj, j0, min(j0 + TILE, N), init, levels, acc,
-                            pf, opt, stats[tile], LEAN_, DIRECT_, ROUNDED_, MODE_, FAST_)
+            j1 = min(j0 + TILE, N)
+            if CHUNKED_:
+                chunked_tile(A, B, out, i, j0, j1, init, levels, acc, pf, opt, stats[tile],
+                             TIER_, ROUNDED_, MODE_)
+            else:
+                plain_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats[tile], TIER_,
+                           ROUNDED_, MODE_)
 
     return one_tile, all_tiles
