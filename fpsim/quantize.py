@@ -5,8 +5,7 @@ import numpy as np
 
 from ._args import (as_format, check_bool, check_nan_for_finite, float_array, format_params,
                     kernel_input, result, rounding_args, split_wide)
-from .kernels.quantize import (decode_kernel, encode_kernel, quantize_dd_kernel,
-                               quantize_f32_kernel, quantize_kernel)
+from .kernels.quantize import decode_kernel, encode_kernel, quantize_dd_kernel, quantize_kernels
 
 __all__ = ["quantize", "encode", "decode", "code_dtype"]
 
@@ -73,10 +72,10 @@ def quantize(x, fmt, rounding="rne", *, saturate=False, seed=None, sr_bits=None,
         res = out
     src = kernel_input(values).reshape(-1)
     dst = res.reshape(-1)
-    if wide is None and carrier == np.float32:
-        quantize_f32_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
-    elif wide is None:
-        quantize_kernel(src, dst, m, emin, xmax, flav, subn, saturate, mode, np.uint64(seed), k)
+    if wide is None:
+        to_f64, to_f32 = quantize_kernels(int(mode), bool(subn))
+        kernel = to_f32 if carrier == np.float32 else to_f64
+        kernel(src, dst, m, emin, xmax, flav, saturate, np.uint64(seed), k)
     else:
         lo = kernel_input(wide[1]).reshape(-1)
         shift = kernel_input(wide[2], np.int64).reshape(-1)

@@ -45,6 +45,7 @@ def test_one_compilation_per_kernel():
     signature: Numba compiles a kernel and all it calls once per signature, which for the
     MAC kernels takes most of a minute."""
     from fpsim.kernels import elementwise, quantize
+    from fpsim.kernels.codes import RNE
     x = np.linspace(-3.0, 3.0, 64).reshape(8, 8)
     spec = fpsim.AccumSpec("fp16")
     for a in _layouts(x):
@@ -58,11 +59,84 @@ def test_one_compilation_per_kernel():
     from fpsim.accumulate import mac_plan, product_exactness
     from fpsim.kernels.sequential import sequential_kernels, variant_of
     qa = fpsim.quantize(x, "fp16")
-    _, _, plan = mac_plan(spec, product_exactness(qa, x), stats=False, seed=0)
+    _, levels, plan = mac_plan(spec, product_exactness(qa, x), stats=False, seed=0)
     assert mac_plan(spec, product_exactness(x[0], x[:, 1]), stats=False, seed=0)[2] == plan
-    one_tile, all_tiles = sequential_kernels(variant_of(*plan))
-    kernels = {"quantize_kernel": quantize.quantize_kernel, "encode_kernel": quantize.encode_kernel,
-               "decode_kernel": quantize.decode_kernel, "binary_kernel": elementwise.binary_kernel,
+    one_tile, all_tiles = sequential_kernels(variant_of(*plan, levels))
+    # the variants these calls take: rne into binary16 (subnormals), bfloat16 add's fast pass
+    to_f64, _ = quantize.quantize_kernels(RNE, True)
+    kernels = {"quantize_kernel": to_f64, "encode_kernel": quantize.encode_kernel,
+               "decode_kernel": quantize.decode_kernel,
+               "binary_kernel": elementwise.binary_kernels(0, elementwise.fast_mode(0, 7, 0, RNE)),
                "sequential all_tiles": all_tiles, "sequential one_tile": one_tile}
     for name, kernel in kernels.items():
         assert len(kernel.signatures) == 1, (name, kernel.signatures)
+
+
+def test_by_literal_types_the_chosen_body_only():
+    """by_literal's point: the body a literal does not choose is never typed (here it
+    could not be: it adds a string to a float), and a run-time value is refused."""
+    from numba import njit
+    from numba.core.errors import TypingError
+    from fpsim.kernels.jit import by_literal
+    pick = by_literal("pick", 1, {0: lambda x, which: x + 1.0,
+                                  1: lambda x, which: x + "untypeable"})
+    assert njit(lambda x: pick(x, 0))(2.0) == 3.0
+    with pytest.raises(TypingError):
+        njit(lambda x: pick(x, 1))(2.0)
+    with pytest.raises(TypingError):
+        njit(lambda x, w: pick(x, w))(2.0, 0)
+
+
+_COMPILED = r"""
+import json, numpy as np
+from numba.core import event
+names = []
+class Names(event.Listener):
+    def on_start(self, ev):
+        names.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Names())
+import fpsim
+fpsim.dot(np.ones(64), np.ones(64), fpsim.AccumSpec("fp16"))
+print(json.dumps(names))
+"""
+
+
+def test_first_dot_compiles_its_variant_only(tmp_path):
+    """A first dot with a binary16 RNE accumulator, in a fresh process with an empty cache,
+    compiles the lean pass of the plain tile and nothing of the other tiers or of the
+    chunked orders (issue 15: that unused code was most of the first call's 15 s), and of
+    the scalar general path only the addition it may need: not the fused multiply-add (its
+    products are exact), nor at import the division or square root nobody called."""
+    import json
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", _COMPILED], capture_output=True, text=True,
+                         env=env, timeout=600, check=True)
+    names = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert {"_lean_pass", "plain_tile"} <= names, sorted(names)
+    assert not names & {"_checked_pass", "chunked_tile", "_fold"}, sorted(names)
+    assert "add_one" in names and not names & {"fma_one", "mul_one", "div_one", "sqrt_one"}, \
+        sorted(names)
+
+
+def test_scalar_entry_compiles_its_one_signature_on_first_use():
+    """scalar_entry: nothing compiled when defined (import costs nothing), then exactly the
+    declared signature, shared by Python calls and by compiled callers passing literals;
+    arguments it cannot take are a TypeError, not a new compilation."""
+    from numba import float64, int64, njit
+    from fpsim.kernels.jit import scalar_entry
+
+    @scalar_entry(float64, int64)
+    def scaled(x, n):
+        return x * n
+
+    assert scaled.signatures == []
+    assert scaled(1.5, 2) == 3.0
+    assert njit(lambda: scaled(2.0, 3))() == 6.0
+    assert scaled.signatures == [(float64, int64)]
+    with pytest.raises(TypeError):
+        scaled("x", 1)

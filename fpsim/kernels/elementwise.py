@@ -16,6 +16,7 @@ vectorised fast path (bittrick.py: the exact pair rounded to odd, then the bit t
 results that are not normal numbers of the format go through the general path above.
 """
 import math
+from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -24,7 +25,7 @@ from .bittrick import fast_add, fast_mul, fast_params
 from .core import (F8, FNUZ, I8, RD, RNE, ROUNDING_ARGS, RTZ, SR, fma, infinite_input,
                    round_to_odd, round_value, scalar_entry, signbit, signed_zero, sr_bits,
                    two_sum, two_sum_scaled)
-from .jit import inline, jit, parallel
+from .jit import by_literal, inline, jit, parallel
 
 BLOCK = 4096
 
@@ -219,49 +220,81 @@ def _fast_binary_pass(op, a, b, out, todo, start, stop, sh, mask, lo_bits, xmax_
     return nbad
 
 
+#: The fast-pass code of a binary variant that has none (div, other modes, wide formats).
+NO_FAST = -1
+
+
+def _add(a, b, m, emin, xmax, flav, subn, sat, mode, r, k, op):
+    return add_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k)
+
+
+def _mul(a, b, m, emin, xmax, flav, subn, sat, mode, r, k, op):
+    return mul_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k)
+
+
+def _div(a, b, m, emin, xmax, flav, subn, sat, mode, r, k, op):
+    return div_one(a, b, m, emin, xmax, flav, subn, sat, mode, r, k)
+
+
+#: (a, b, m, emin, xmax, flav, subn, sat, mode, r, k, op): the general path of op (a
+#: literal: 0 add, 1 mul, 2 div), so a variant compiles its own operation only.
+_general_op = by_literal("_general_op", 11, {0: _add, 1: _mul, 2: _div})
+
+
 @jit
-def _binary_block(op, a, b, out, start, stop, m, emin, xmax, flav, subn, sat, mode, seed, k):
-    """binary_kernel's work on [start, stop): add and mul in RNE/RTZ into a format of at
-    most 50 mantissa bits take the fast path (exact: round to odd, then the bit trick),
-    everything else, and every result that is not a normal number, the general one."""
+def _binary_block(op, a, b, out, start, stop, m, emin, xmax, flav, subn, sat, mode, seed, k,
+                  fast):
+    """binary_kernels' work on [start, stop): with ``fast`` RNE or RTZ (a literal, as is
+    op) the vectorised fast pass first (exact: round to odd, then the bit trick), and the
+    general path for every result that is not a normal number; with NO_FAST, the general
+    path for everything."""
     todo = np.ones(stop - start, dtype=np.bool_)
     nbad = np.uint64(1)
-    if op != 2 and m <= 50 and flav != FNUZ and (mode == RNE or mode == RTZ):
+    if fast != NO_FAST:
         sh, mask, lo_bits, xmax_bits = fast_params((m, emin, xmax, flav, subn))
-        if op == 0 and mode == RNE:
-            nbad = _fast_binary_pass(0, a, b, out, todo, start, stop, sh, mask, lo_bits,
-                                     xmax_bits, RNE)
-        elif op == 0:
-            nbad = _fast_binary_pass(0, a, b, out, todo, start, stop, sh, mask, lo_bits,
-                                     xmax_bits, RTZ)
-        elif mode == RNE:
-            nbad = _fast_binary_pass(1, a, b, out, todo, start, stop, sh, mask, lo_bits,
-                                     xmax_bits, RNE)
-        else:
-            nbad = _fast_binary_pass(1, a, b, out, todo, start, stop, sh, mask, lo_bits,
-                                     xmax_bits, RTZ)
+        nbad = _fast_binary_pass(op, a, b, out, todo, start, stop, sh, mask, lo_bits,
+                                 xmax_bits, fast)
     if nbad == np.uint64(0):
         return
     for i in range(start, stop):
         if not todo[i - start]:
             continue
         ri = sr_bits(seed, i, k) if mode == SR else np.int64(0)
-        if op == 0:
-            out[i] = add_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
-        elif op == 1:
-            out[i] = mul_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
-        else:
-            out[i] = div_one(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k)
+        out[i] = _general_op(a[i], b[i], m, emin, xmax, flav, subn, sat, mode, ri, k, op)
 
 
-@parallel
+def fast_mode(op, m, flav, mode) -> int:
+    """The fast pass a binary operation takes: its mode (RNE or RTZ) for add/sub and mul
+    into a format of at most 50 mantissa bits that is not fnuz, NO_FAST otherwise."""
+    if op != 2 and m <= 50 and flav != FNUZ and mode in (RNE, RTZ):
+        return int(mode)
+    return NO_FAST
+
+
+@lru_cache(maxsize=None)
+def binary_kernels(op: int, fast: int):
+    """The parallel kernel of one binary variant, out[i] = op(a[i], b[i]) for op 0 add,
+    1 mul, 2 div (1-D, same length) with the fast pass ``fast`` (``fast_mode``): both
+    captured constants, so a variant compiles its own loops only (docs/architecture.md)."""
+    OP_, FAST_ = op, fast
+
+    @parallel
+    def kernel(a, b, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
+        n = out.size
+        for blk in prange((n + BLOCK - 1) // BLOCK):
+            # unsigned indices: no negative-index wraparound check, so the loops vectorise
+            _binary_block(OP_, a, b, out, np.uint64(blk * BLOCK),
+                          np.uint64(min(blk * BLOCK + BLOCK, n)), m, emin, xmax, flav, subn,
+                          sat, mode, seed, k, FAST_)
+
+    return kernel
+
+
 def binary_kernel(op, a, b, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
-    """out[i] = op(a[i], b[i]) for op in 0 add, 1 mul, 2 div (1-D, same length)."""
-    n = out.size
-    for blk in prange((n + BLOCK - 1) // BLOCK):
-        # unsigned indices: no negative-index wraparound check, so the loops vectorise
-        _binary_block(op, a, b, out, np.uint64(blk * BLOCK), np.uint64(min(blk * BLOCK + BLOCK, n)),
-                      m, emin, xmax, flav, subn, sat, mode, seed, k)
+    """out[i] = op(a[i], b[i]) for op in 0 add, 1 mul, 2 div (1-D, same length), by the
+    kernel of this call's variant (compiled on first use)."""
+    binary_kernels(op, fast_mode(op, m, flav, mode))(a, b, out, m, emin, xmax, flav, subn,
+                                                      sat, mode, seed, k)
 
 
 @parallel

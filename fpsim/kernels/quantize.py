@@ -1,12 +1,13 @@
 """Array kernels: quantize (with a bit-trick fast path), the double-double quantize used
 for inputs wider than float64, encode and decode."""
 import math
+from functools import lru_cache
 
 import numpy as np
 from numba import prange
 
 from .bittrick import round_add
-from .core import (RNE, RNA, RTZ, RU, RD, RTO, SR, IEEE, FN, FNUZ, as_bits, from_bits,
+from .core import (RNE, RNA, RU, RD, RTO, SR, IEEE, FN, FNUZ, as_bits, from_bits,
                    round_value, sr_bits)
 from .jit import inline, jit, parallel
 
@@ -131,44 +132,6 @@ def _pass1_f32(xb, out, start, stop, c, mode, seed, k):
 
 
 @inline
-def _pass1_any_f64(xb, ob, start, stop, c, mode, seed, k):
-    """_pass1_f64 with the mode as a constant, one loop per mode: with a run-time mode LLVM
-    computes every mode's rounding (SplitMix64 included) and selects, about 2.7x slower.
-    (The loops are cheap to compile; pass 2's are not, see _quantize_block.)"""
-    if mode == RNE:
-        return _pass1_f64(xb, ob, start, stop, c, RNE, seed, k)
-    if mode == RTZ:
-        return _pass1_f64(xb, ob, start, stop, c, RTZ, seed, k)
-    if mode == SR:
-        return _pass1_f64(xb, ob, start, stop, c, SR, seed, k)
-    if mode == RNA:
-        return _pass1_f64(xb, ob, start, stop, c, RNA, seed, k)
-    if mode == RU:
-        return _pass1_f64(xb, ob, start, stop, c, RU, seed, k)
-    if mode == RD:
-        return _pass1_f64(xb, ob, start, stop, c, RD, seed, k)
-    return _pass1_f64(xb, ob, start, stop, c, RTO, seed, k)
-
-
-@inline
-def _pass1_any_f32(xb, out, start, stop, c, mode, seed, k):
-    """_pass1_any_f64 for float32 carriers."""
-    if mode == RNE:
-        return _pass1_f32(xb, out, start, stop, c, RNE, seed, k)
-    if mode == RTZ:
-        return _pass1_f32(xb, out, start, stop, c, RTZ, seed, k)
-    if mode == SR:
-        return _pass1_f32(xb, out, start, stop, c, SR, seed, k)
-    if mode == RNA:
-        return _pass1_f32(xb, out, start, stop, c, RNA, seed, k)
-    if mode == RU:
-        return _pass1_f32(xb, out, start, stop, c, RU, seed, k)
-    if mode == RD:
-        return _pass1_f32(xb, out, start, stop, c, RD, seed, k)
-    return _pass1_f32(xb, out, start, stop, c, RTO, seed, k)
-
-
-@inline
 def _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, seed, k, to_f32):
     """Round the elements below 2^emin of one block (branch-free); todo[i - start] is
     left True for the rest of what pass 1 gave up on (overflow, inf, NaN, and what
@@ -194,7 +157,8 @@ def _pass2_mode(src, dst, todo, start, stop, m, emin, q, c, subn, fnuz, mode, se
 def _round_given_up(b, i, m, emin, xmax, flav, subn, sat, mode, seed, k, c, q):
     """Element i (input bits b) of a block where pass 1 gave up on only a few: rounded by
     _below_normal_bits below 2^emin where it can, else by the general rounding. Scalar and
-    not inlined: it is the rare path of both block functions."""
+    not inlined: it is the rare path of both block functions, called with the mode as a
+    run-time value so that one compiled version serves every variant."""
     if (b & _ABS) < c[3]:
         vb, ok = _below_normal_bits(b, i, m, emin, q, c, subn, flav == FNUZ, mode, seed, k)
         if ok:
@@ -206,10 +170,11 @@ def _round_given_up(b, i, m, emin, xmax, flav, subn, sat, mode, seed, k, c, q):
 @jit
 def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat, mode, seed,
                     k, c, q):
-    """quantize_kernel's work on x[start:stop] (a plain function: the parallel kernel's
+    """The float64 kernel's work on x[start:stop] (a plain function: the parallel kernel's
     body stays one call, which keeps Numba's parfor passes, and compile time, small)."""
+    rare_mode = np.int64(mode)            # the rare path: one version for every variant
     fast = m < 52
-    nbad = _pass1_any_f64(xb, ob, start, stop, c, mode, seed, k) if fast else np.uint64(1)
+    nbad = _pass1_f64(xb, ob, start, stop, c, mode, seed, k) if fast else np.uint64(1)
     if nbad == np.uint64(0):
         return
     # pass 1 left the input bits exactly where the result is outside [2^emin, xmax]
@@ -225,27 +190,14 @@ def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat,
                 continue
             for i in range(g, h):
                 if ((ob[i] & _ABS) - c[3]) > span:
-                    out[i] = _round_given_up(ob[i], i, m, emin, xmax, flav, subn, sat, mode,
+                    out[i] = _round_given_up(ob[i], i, m, emin, xmax, flav, subn, sat, rare_mode,
                                              seed, k, c, q)
         return
     todo = np.ones(stop - start, dtype=np.bool_)
     if fast:
-        # many: pass 2, vectorised, for those below 2^emin (subnormals, zeros, flushing).
-        # The mode (and subnormal handling) as constants, one loop each; written out here
-        # rather than in an inlined helper, because Numba's inliner copies a helper's whole
-        # expanded body at each call site, which took 8 s of the kernel's compilation
-        fnuz = flav == FNUZ
-        if not subn:
-            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, False, fnuz, mode, seed, k, False)
-        elif mode == RNE:
-            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, True, fnuz, RNE, seed, k, False)
-        elif mode == RTZ:
-            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, True, fnuz, RTZ, seed, k, False)
-        elif mode == SR:
-            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, True, fnuz, SR, seed, k, False)
-        else:
-            _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, True, fnuz,
-                        mode if mode != SR else RNE, seed, k, False)
+        # many: pass 2, vectorised, for those below 2^emin (subnormals, zeros, flushing)
+        _pass2_mode(ob, ob, todo, start, stop, m, emin, q, c, subn, flav == FNUZ, mode, seed,
+                    k, False)
     for i in range(start, stop):
         if not todo[i - start]:
             continue
@@ -254,33 +206,12 @@ def _quantize_block(x, xb, out, ob, start, stop, m, emin, xmax, flav, subn, sat,
         out[i] = round_value(xi, 0.0, 0, m, emin, xmax, flav, subn, sat, mode, ri, k)
 
 
-@parallel
-def quantize_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
-    """out[i] = x[i] rounded into the format; x, out 1-D float64 (out may be x).
-
-    Pass 1 (vectorised, branch-free) rounds each block with the bit trick and keeps the
-    input bits where the result would not be a normal number of the format (zero,
-    subnormal, overflow, inf, NaN); pass 2 (vectorised) rounds those below 2^emin;
-    pass 3 sends what is left (overflow, inf, NaN) through the general rounding. A block
-    with at most SPARSE such elements skips pass 2: pass 3 takes them all."""
-    n = x.size
-    xb = x.view(np.uint64)
-    ob = out.view(np.uint64)
-    nblocks = (n + BLOCK - 1) // BLOCK
-    c = _fast_consts(m, emin, xmax)
-    q = math.ldexp(1.0, emin - m)          # the quantum below 2^emin
-    for blk in prange(nblocks):
-        # unsigned indices: no negative-index wraparound check, so the loops vectorise
-        _quantize_block(x, xb, out, ob, np.uint64(blk * BLOCK),
-                        np.uint64(min(blk * BLOCK + BLOCK, n)), m, emin, xmax, flav, subn, sat,
-                        mode, seed, k, c, q)
-
-
 @jit
 def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat, mode, seed,
                         k, c, q):
-    """quantize_f32_kernel's work on one block."""
-    nbad = _pass1_any_f32(xb, out, start, stop, c, mode, seed, k)
+    """The float32 kernel's work on one block."""
+    rare_mode = np.int64(mode)            # the rare path: one version for every variant
+    nbad = _pass1_f32(xb, out, start, stop, c, mode, seed, k)
     if nbad == np.uint64(0):
         return
     if nbad <= SPARSE:
@@ -297,21 +228,12 @@ def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat,
             for i in range(g, h):
                 if (xb[i] & _ABS) < c[3] or not abs(out[i]) <= xmax:
                     out[i] = np.float32(_round_given_up(xb[i], i, m, emin, xmax, flav, subn,
-                                                        sat, mode, seed, k, c, q))
+                                                        sat, rare_mode, seed, k, c, q))
         return
     todo = np.ones(stop - start, dtype=np.bool_)
-    fnuz = flav == FNUZ                    # passes 2 and 3 as in _quantize_block
-    if not subn:
-        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, False, fnuz, mode, seed, k, True)
-    elif mode == RNE:
-        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, True, fnuz, RNE, seed, k, True)
-    elif mode == RTZ:
-        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, True, fnuz, RTZ, seed, k, True)
-    elif mode == SR:
-        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, True, fnuz, SR, seed, k, True)
-    else:
-        _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, True, fnuz,
-                    mode if mode != SR else RNE, seed, k, True)
+    # passes 2 and 3 as in _quantize_block
+    _pass2_mode(xb, out, todo, start, stop, m, emin, q, c, subn, flav == FNUZ, mode, seed, k,
+                True)
     for i in range(start, stop):
         if not todo[i - start]:
             continue
@@ -320,20 +242,57 @@ def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat,
                                         ri, k))
 
 
-@parallel
-def quantize_f32_kernel(x, out, m, emin, xmax, flav, subn, sat, mode, seed, k):
-    """quantize_kernel with float32 carriers: out (float32) gets the rounded values, which
+@lru_cache(maxsize=None)
+def quantize_kernels(mode: int, subnormals: bool):
+    """(float64 carriers, float32 carriers): the quantize kernels of one rounding mode, for
+    formats with or without subnormals.
+
+    Both are captured constants, so they reach the block functions as literals and each
+    variant compiles its own loops only: with the mode at run time, LLVM computes
+    every mode's rounding (SplitMix64 included) and selects, about 2.7x slower, and
+    compiling all seven modes' loops into one kernel took 26 s. Plain constants only are
+    captured, which keeps both kernels cacheable on disk, one entry per mode.
+
+    to_f64(x, out, m, emin, xmax, flav, sat, seed, k): out[i] = x[i] rounded into
+    the format; x, out 1-D float64 (out may be x). Pass 1 (vectorised, branch-free)
+    rounds each block with the bit trick and keeps the input bits where the result would
+    not be a normal number of the format (zero, subnormal, overflow, inf, NaN); pass 2
+    (vectorised) rounds those below 2^emin; pass 3 sends what is left (overflow, inf,
+    NaN) through the general rounding. A block with at most SPARSE such elements skips
+    pass 2: pass 3 takes them all.
+
+    to_f32: the same with float32 carriers: out (float32) gets the rounded values, which
     the caller made sure float32 holds exactly (m <= 23 and the format's range inside
     float32's), so the conversion from float64 is exact. Half the bytes to write."""
-    n = x.size
-    xb = x.view(np.uint64)
-    nblocks = (n + BLOCK - 1) // BLOCK
-    c = _fast_consts(m, emin, xmax)
-    q = math.ldexp(1.0, emin - m)
-    for blk in prange(nblocks):
-        _quantize_f32_block(x, xb, out, np.uint64(blk * BLOCK),
-                            np.uint64(min(blk * BLOCK + BLOCK, n)), m, emin, xmax, flav, subn,
-                            sat, mode, seed, k, c, q)
+    MODE_, SUBN_ = mode, subnormals
+
+    @parallel
+    def to_f64(x, out, m, emin, xmax, flav, sat, seed, k):
+        n = x.size
+        xb = x.view(np.uint64)
+        ob = out.view(np.uint64)
+        nblocks = (n + BLOCK - 1) // BLOCK
+        c = _fast_consts(m, emin, xmax)
+        q = math.ldexp(1.0, emin - m)          # the quantum below 2^emin
+        for blk in prange(nblocks):
+            # unsigned indices: no negative-index wraparound check, so the loops vectorise
+            _quantize_block(x, xb, out, ob, np.uint64(blk * BLOCK),
+                            np.uint64(min(blk * BLOCK + BLOCK, n)), m, emin, xmax, flav, SUBN_,
+                            sat, MODE_, seed, k, c, q)
+
+    @parallel
+    def to_f32(x, out, m, emin, xmax, flav, sat, seed, k):
+        n = x.size
+        xb = x.view(np.uint64)
+        nblocks = (n + BLOCK - 1) // BLOCK
+        c = _fast_consts(m, emin, xmax)
+        q = math.ldexp(1.0, emin - m)
+        for blk in prange(nblocks):
+            _quantize_f32_block(x, xb, out, np.uint64(blk * BLOCK),
+                                np.uint64(min(blk * BLOCK + BLOCK, n)), m, emin, xmax, flav,
+                                SUBN_, sat, MODE_, seed, k, c, q)
+
+    return to_f64, to_f32
 
 
 @parallel
