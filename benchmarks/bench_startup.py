@@ -6,16 +6,22 @@ and again with the cache that run left (warm).
 Compile time is the subject here, so nothing is warmed up: every step is timed from the
 start of its own process (interpreter start-up excluded). ``--python`` times another
 interpreter (another checkout's virtual environment), e.g. for before/after comparisons.
-Medians over ``--repeat`` cold runs (each in a new empty cache directory).
+Medians over ``--repeat`` cold runs (each in a new empty cache directory). Each cold row
+also gives the step with its process's import (a user's first call in a fresh process).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+
+README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+_REPORT = ("import tempfile; from fpsim.app.cli import main; "
+           "main(['report', {flags}'--quiet', '--out', tempfile.mkdtemp()])")
 
 #: step name -> code run after ``import numpy as np, fpsim`` (timed separately)
 STEPS = {
@@ -34,6 +40,10 @@ STEPS = {
     "first dot with swamping counts": "fpsim.dot(np.ones(64), np.ones(64), "
                                       "fpsim.AccumSpec('fp16'), stats=True)",
     "first quantize": "fpsim.quantize(np.linspace(-3, 3, 10000), 'fp16')",
+    "README's first library example": f"exec(open({README!r}).read()"
+                                      f".split('```python\\n')[1].split('```')[0])",
+    "fpsim report --quick": _REPORT.format(flags="'--quick', "),
+    "fpsim report": _REPORT.format(flags=""),
 }
 
 _RUNNER = """
@@ -49,7 +59,10 @@ print(json.dumps({"import": t1 - t0, "step": t2 - t1}))
 
 def run_step(python: str, code: str, cache: str) -> dict:
     env = {"NUMBA_CACHE_DIR": cache, "PATH": "/usr/bin:/bin"}
+    # run outside any checkout: ``python -c`` puts the working directory first on sys.path,
+    # so from a checkout every interpreter would import that checkout's fpsim
     out = subprocess.run([python, "-c", _RUNNER, code], capture_output=True, text=True,
+                         cwd=tempfile.gettempdir(),
                          env=env, timeout=1800)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
@@ -61,17 +74,20 @@ def measure(python: str, repeat: int, steps=None) -> dict:
     for name, code in STEPS.items():
         if steps and not any(s in name for s in steps):
             continue
-        cold, warm = [], []
+        cold, cold_all, warm = [], [], []
         for _ in range(repeat):
             with tempfile.TemporaryDirectory() as cache:
                 c = run_step(python, code, cache)
                 w = run_step(python, code, cache)
             key = "import" if name == "import" else "step"
             cold.append(c[key])
+            cold_all.append(c["import"] + (c["step"] if key == "step" else 0.0))
             warm.append(w[key])
-        results[name] = {"cold": statistics.median(cold), "warm": statistics.median(warm)}
-        print(f"{name:34s} cold {results[name]['cold']:7.1f} s   warm {results[name]['warm']:6.2f} s",
-              flush=True)
+        results[name] = {"cold": statistics.median(cold), "warm": statistics.median(warm),
+                         "cold_with_import": statistics.median(cold_all)}
+        r = results[name]
+        print(f"{name:34s} cold {r['cold']:7.1f} s  (with import {r['cold_with_import']:6.1f} s)"
+              f"   warm {r['warm']:6.2f} s", flush=True)
     return results
 
 

@@ -1,6 +1,7 @@
 """Paired speed of two fpsim checkouts (before/after a change), interleaved on one machine.
 
     python benchmarks/compare_checkouts.py --before OLD/bin/python --after NEW/bin/python
+        [--rounds N] [--calls N] [--cases WORD ...] [--json FILE]
 
 Each interpreter runs a persistent worker process (its own fpsim, warmed up: JIT compilation
 is not timed); the driver then asks the two workers in turn, case by case and round by round,
@@ -14,6 +15,7 @@ import json
 import statistics
 import subprocess
 import sys
+import tempfile
 
 #: name -> (setup, timed statement); run with numpy as np and fpsim imported
 CASES = {
@@ -98,7 +100,10 @@ for line in sys.stdin:
 
 class Worker:
     def __init__(self, python: str, cases: dict):
+        # outside any checkout: ``python -c`` puts the working directory first on sys.path,
+        # so from a checkout both workers would import that checkout's fpsim
         self.proc = subprocess.Popen([python, "-c", _WORKER, json.dumps(cases)],
+                                     cwd=tempfile.gettempdir(),
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().strip()
         if line != "ready":
@@ -121,11 +126,14 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--calls", type=int, default=5, help="timed calls per round (median)")
     ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--cases", nargs="*", help="only the cases whose names contain these words")
     args = ap.parse_args(argv)
-    before, after = Worker(args.before, CASES), Worker(args.after, CASES)
+    cases = {name: case for name, case in CASES.items()
+             if not args.cases or any(word in name for word in args.cases)}
+    before, after = Worker(args.before, cases), Worker(args.after, cases)
     results = {}
     print(f"{'case':44s} {'before':>9s} {'after':>9s}  after/before median [min-max]")
-    for name in CASES:
+    for name in cases:
         tb, ta, ratios = [], [], []
         for r in range(args.rounds):
             # alternate who goes first, so neither side always follows the other's work
