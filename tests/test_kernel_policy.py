@@ -123,6 +123,53 @@ def test_first_dot_compiles_its_variant_only(tmp_path):
         sorted(names)
 
 
+_TOGETHER = r"""
+import json, os, sys, time, numpy as np
+from numba.core import event
+names = []
+class Names(event.Listener):
+    def on_start(self, ev):
+        names.append(ev.data["dispatcher"].py_func.__qualname__)
+    def on_end(self, ev):
+        pass
+event.register("numba:compile", Names())
+import fpsim
+barrier = sys.argv[1]
+open(os.path.join(barrier, str(os.getpid())), "w").close()
+deadline = time.monotonic() + 120
+while len(os.listdir(barrier)) < 2 and time.monotonic() < deadline:
+    time.sleep(0.01)
+out = fpsim.quantize(np.linspace(-3, 3, 101), "fp8_e4m3fn", rounding="rto")
+print(json.dumps([names, out.tolist()]))
+"""
+
+
+def test_processes_starting_together_compile_a_kernel_once(tmp_path):
+    """Two fresh processes on one empty cache ask for the same variant at the same moment:
+    one compiles it, the other waits and loads it (jit._compile_once), and both get the
+    same values. Without the lock both compile (the quantize block takes seconds, so the
+    two overlap)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    procs = [subprocess.Popen([sys.executable, "-c", _TOGETHER, str(barrier)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=600)
+        assert p.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    (names_a, out_a), (names_b, out_b) = results
+    assert out_a == out_b
+    compiled = names_a.count("_quantize_block") + names_b.count("_quantize_block")
+    assert compiled == 1, (sorted(names_a), sorted(names_b))
+
+
 def test_scalar_entry_compiles_its_one_signature_on_first_use():
     """scalar_entry: nothing compiled when defined (import costs nothing), then exactly the
     declared signature, shared by Python calls and by compiled callers passing literals;
@@ -140,3 +187,38 @@ def test_scalar_entry_compiles_its_one_signature_on_first_use():
     assert scaled.signatures == [(float64, int64)]
     with pytest.raises(TypeError):
         scaled("x", 1)
+
+
+def test_built_variants_and_their_coverage(tmp_path):
+    """built_variants records each factory key and compiled signature; variant_coverage
+    finds a mode, a carrier or a whole function that one run built and the other did not."""
+    import json
+
+    import variant_coverage as vc
+    from fpsim.kernels.codes import RTZ
+    from fpsim.kernels.jit import built_variants
+
+    fpsim.quantize(np.ones(3), "fp16", rounding="rtz")
+    built = built_variants()
+    keys = [key for key, _ in built["fpsim.kernels.quantize.quantize_kernels"]]
+    assert (RTZ, True) in keys, keys          # the mode, subnormals
+    sigs = [s for _, ss in built["fpsim.kernels.quantize.quantize_kernels"] for s in ss]
+    assert any("float64" in s[0] for s in sigs), sigs
+
+    def log(name, rows):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "1.json").write_text(json.dumps(rows))
+        return vc.load(str(d))
+
+    q = "fpsim.kernels.quantize.quantize_kernels"
+    f64, f32 = ["array(float64, 1d, C)"], ["array(float32, 1d, C)"]
+    slow = log("slow", {q: [[[0, True], [f64]], [[4, False], [f32]]], "k.other": [[[], [["int64"]]]]})
+    # each value of each key position and each argument type, not their products
+    assert vc.missing(log("a", {q: [[[0, False], [f32]], [[4, True], [f64]]],
+                                "k.other": [[[], [["int64"]]]]}), slow) == []
+    assert vc.missing(log("b", {q: [[[0, True], [f64, f32]]], "k.other": [[[], [["int64"]]]]}),
+                      slow) == [(q, "key", 0, "4"), (q, "key", 1, "false")]
+    assert vc.missing(log("c", {q: [[[0, True], [f64]], [[4, False], [f64]]]}), slow) == [
+        (q, "arg", 0, "array(float32, 1d, C)"),
+        ("k.other", "arg", 0, "int64"), ("k.other", "built", -1, "")]

@@ -273,7 +273,8 @@ def _sum_in_step(directory):
 
 def _cache_files(cache):
     return {os.path.join(d, f): os.stat(os.path.join(d, f)).st_mtime_ns
-            for d, _, files in os.walk(cache) for f in files if not f.endswith(".lock")}
+            for d, _, files in os.walk(cache) for f in files
+            if not f.endswith((".lock", ".compiling"))}
 
 
 @pytest.mark.slow              # two processes compile a kernel (about a minute when busy)

@@ -22,7 +22,6 @@ sequential.py, with a block chain in place of the sequential pass (``blockfma_ke
 Each step is one rounding: index t of the element's addition stream under sr.
 """
 import math
-from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -31,7 +30,7 @@ from .bittrick import fast_params, fast_round_bits
 from .codes import RAZ, RD, RNA, RNE, RTO, SR
 from .core import (as_bits, exponent_of, from_bits, magnitude_mode, round_value, signbit,
                    sr_bits)
-from .jit import by_literal, inline, jit, parallel
+from .jit import by_literal, inline, jit, parallel, variant_factory
 from .macstep import TILE, scratch_flags, stream
 from .sequential import _fold
 
@@ -386,7 +385,7 @@ def chunked_block_tile(A, B, out, i, j0, j1, init, levels, acc, opt, blk, stats,
         out[i, j0 + jj] = totals[0, jj]
 
 
-@lru_cache(maxsize=None)
+@variant_factory
 def blockfma_kernels(variant: tuple):
     """(one tile, every tile in parallel) for ``variant`` = (term mode, align on the
     product, fast, chunked): constants captured by the closures, so each variant compiles

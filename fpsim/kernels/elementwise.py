@@ -16,7 +16,6 @@ vectorised fast path (bittrick.py: the exact pair rounded to odd, then the bit t
 results that are not normal numbers of the format go through the general path above.
 """
 import math
-from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -25,7 +24,7 @@ from .bittrick import fast_add, fast_mul, fast_params
 from .core import (F8, FNUZ, I8, RD, RNE, ROUNDING_ARGS, RTZ, SR, fma, infinite_input,
                    round_to_odd, round_value, scalar_entry, signbit, signed_zero, sr_bits,
                    two_sum, two_sum_scaled)
-from .jit import by_literal, inline, jit, parallel
+from .jit import by_literal, inline, jit, parallel, variant_factory
 
 BLOCK = 4096
 
@@ -271,7 +270,7 @@ def fast_mode(op, m, flav, mode) -> int:
     return NO_FAST
 
 
-@lru_cache(maxsize=None)
+@variant_factory
 def binary_kernels(op: int, fast: int):
     """The parallel kernel of one binary variant, out[i] = op(a[i], b[i]) for op 0 add,
     1 mul, 2 div (1-D, same length) with the fast pass ``fast`` (``fast_mode``): both

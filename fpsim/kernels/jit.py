@@ -15,6 +15,12 @@ The cache, made correct and safe for several processes:
   ``bittrick.py``, ...): editing one of those would leave stale machine code in the cache.
   Every function of this package is therefore stamped with a digest of *all* of its source
   files, so any change recompiles everything that could depend on it.
+- **Compiled once across processes.** Processes that start cold together (pytest-xdist
+  workers, Dask workers, a report's subprocesses) would each compile the same kernel.
+  A compile takes a lock per function and signature, next to the function's cache index,
+  shared by every process using that cache: a process that finds another compiling the
+  same version waits, then loads the other's machine code from the cache
+  (``_compile_once``).
 - **Safe across processes.** Numba saves a cache entry as read-modify-write of an index
   (key -> data file) and then the data file. Two processes saving different keys of one
   function at once could allocate the same data file and leave an index entry pointing at
@@ -26,13 +32,17 @@ The cache, made correct and safe for several processes:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import os
+import time
 from functools import lru_cache
 
 from numba import njit, types
-from numba.core import caching, typeinfer
+from numba.core import caching, sigutils, typeinfer
+from numba.core.compiler_lock import global_compiler_lock
+from numba.core.dispatcher import Dispatcher
 from numba.core.registry import CPUDispatcher
 from numba.extending import overload
 
@@ -41,7 +51,8 @@ try:
 except ImportError:              # not POSIX: Numba's own (unlocked) saves
     fcntl = None
 
-__all__ = ["jit", "inline", "parallel", "scalar_entry", "by_literal", "package_digest"]
+__all__ = ["jit", "inline", "parallel", "scalar_entry", "by_literal", "variant_factory",
+           "built_variants", "package_digest"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -115,6 +126,60 @@ def _locked_save(self, key, data):
         self._save_index(overloads)
 
 
+#: The longest a compile waits for another process compiling the same function, in seconds;
+#: past it, it compiles anyway (a stuck process must not stall the others).
+_COMPILE_WAIT = 600.0
+_HELD: set = set()        # the compile locks (index paths) this process holds
+
+
+@contextlib.contextmanager
+def _waiting_lock(path: str, timeout: float):
+    with open(path, "a") as f:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    yield
+                    return
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+def _compile_once(compile):
+    """Dispatcher.compile, for this package's cached functions, under a lock per function
+    and signature that every process using the cache shares: after waiting, Numba's compile finds the
+    other process's entry in the cache and loads it. Taken inside Numba's compiler lock,
+    so one thread of a process holds these at a time, and they nest in call order (a
+    callee's inside its caller's), which has no cycle: no two processes can wait on each
+    other. A function already compiled for ``sig`` takes no lock."""
+    @functools.wraps(compile)
+    def locked(self, sig):
+        cache_file = getattr(getattr(self, "_cache", None), "_cache_file", None)
+        index = getattr(cache_file, "_index_path", None)
+        args = tuple(sigutils.normalize_signature(sig)[0])
+        if (fcntl is None or index is None or args in self.overloads
+                or not _in_package(self.py_func.__code__.co_filename)):
+            return compile(self, sig)
+        # one lock per signature: other variants of the function compile meanwhile
+        path = f"{index}.{hashlib.sha256(str(args).encode()).hexdigest()[:16]}.compiling"
+        if path in _HELD:
+            return compile(self, sig)
+        with global_compiler_lock, _waiting_lock(path, _COMPILE_WAIT):
+            _HELD.add(path)
+            try:
+                return compile(self, sig)
+            finally:
+                _HELD.discard(path)
+    locked.compile_once = True
+    return locked
+
+
 def _install_cache_policy() -> bool:
     """Put the package locators first and the locked save in place (once); False if this
     Numba's cache internals are not the ones this was written for (then Numba's defaults
@@ -129,6 +194,8 @@ def _install_cache_policy() -> bool:
         impl._locator_classes[:0] = mine
     if index.save is not _locked_save:
         index.save = _locked_save
+    if not getattr(Dispatcher.compile, "compile_once", False):
+        Dispatcher.compile = _compile_once(Dispatcher.compile)
     return True
 
 
@@ -217,3 +284,55 @@ def by_literal(name: str, position: int, implementations: dict):
 
     overload(stub, prefer_literal=True, strict=False, jit_options={"nogil": True})(choose)
     return stub
+
+
+_BUILT: dict = {}          # factory name -> the dict of its built variants (key -> kernels)
+
+
+def variant_factory(factory):
+    """A kernel family's factory (key -> compiled kernels), cached per key like
+    ``functools.lru_cache``, and recording what it built: ``built_variants()`` lists every
+    variant a process has made and the signatures compiled for it, which is how the test
+    suite checks that its default run builds every variant path (tests/conftest.py)."""
+    name = f"{factory.__module__}.{factory.__qualname__}"
+    made = _BUILT.setdefault(name, {})
+
+    @functools.wraps(factory)
+    def build(*key):
+        try:
+            return made[key]
+        except KeyError:
+            made[key] = kernels = factory(*key)
+            return kernels
+    return build
+
+
+def _signatures(kernels) -> list:
+    found = kernels if isinstance(kernels, tuple) else (kernels,)
+    sigs = {tuple(str(t) for t in sig) for k in found for sig in getattr(k, "signatures", ())}
+    return sorted(sigs)
+
+
+def built_variants() -> dict:
+    """{name: [(key, [signature, ...]), ...]}: every variant that each variant factory of
+    this process has built, and, under the key ``()``, every other function of the package
+    compiled (or loaded from the cache) so far; a signature is one compiled version's
+    argument types, as strings (``Literal[int](3)`` for a literal constant). Names are
+    ``module.function``.
+
+    >>> import numpy as np, fpsim
+    >>> _ = fpsim.quantize(np.ones(3), "fp16")
+    >>> any(key == (0, True) for key, _ in built_variants()["fpsim.kernels.quantize.quantize_kernels"])
+    True
+    """
+    import sys
+    from numba.core.dispatcher import Dispatcher
+    out = {name: [(key, _signatures(k)) for key, k in made.items()]
+           for name, made in _BUILT.items()}
+    for modname, module in list(sys.modules.items()):
+        if module is None or not modname.startswith(__package__ + "."):
+            continue
+        for attr, value in vars(module).items():
+            if isinstance(value, Dispatcher) and value.__module__ == modname and value.signatures:
+                out[f"{modname}.{attr}"] = [((), _signatures(value))]
+    return out

@@ -4,7 +4,6 @@ independent dot products. Tiers: LEAN runs the four roundings of a step with the
 constants (one compiled variant per mode and product rounding, ``kahan_kernels``); a lane
 with any of them flagged, and every lane otherwise, takes the general path.
 """
-from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -12,7 +11,7 @@ from numba import prange
 from .bittrick import lean_add, lean_round_bits, lean_params
 from .codes import SR
 from .core import as_bits, from_bits, sr_bits
-from .jit import by_literal, inline, jit, parallel
+from .jit import by_literal, inline, jit, parallel, variant_factory
 from .macstep import TILE, add, count, finite, is_exact_add, product, scratch_flags, stream
 
 _ONE = np.uint64(1)
@@ -121,7 +120,7 @@ def kahan_tile(A, B, out, i, j0, j1, init, acc, pf, opt, stats, lean, rounded, l
         out[i, j0 + jj] = s[jj]
 
 
-@lru_cache(maxsize=None)
+@variant_factory
 def kahan_kernels(variant: tuple):
     """(one tile, every tile in parallel) for ``variant`` = (lean, products rounded, lean
     mode): ``macstep.lean_variant``, the pattern of sequential.sequential_kernels."""

@@ -18,7 +18,6 @@ into a copy. Step indices follow ``sequential.sequential_tile``: the k-th produc
 chunked sum is addition k + k // chunk, the fold of chunk q addition (q + 1)(chunk + 1) - 1.
 """
 import math
-from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -26,7 +25,7 @@ from numba import prange
 from .bittrick import fast_add, lean_round_bits
 from .codes import SR
 from .core import as_bits, from_bits, odd_bits, sr_bits, two_sum
-from .jit import inline, jit, parallel
+from .jit import inline, jit, parallel, variant_factory
 from .macstep import add, finite, is_exact_add, scratch_flags, stream
 from .randoms import fill_products, trial_keys
 
@@ -193,7 +192,7 @@ def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn,
             certified[jn, j0 + j] = ok
 
 
-@lru_cache(maxsize=None)
+@variant_factory
 def mc_kernel(mode: int, lean: bool, stats: bool):
     """The fused kernel for one adder rounding ``mode`` (lean: the RNE/RTZ bit-trick step)
     with or without swamping counts, every block of trials in parallel. Arguments (plain

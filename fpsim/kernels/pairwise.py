@@ -7,7 +7,6 @@ as a constant; products by the bit trick where ``opt.lean_products``; the genera
 flagged lanes and for everything else. Each combination compiles on its own
 (``pairwise_kernels``).
 """
-from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -15,7 +14,7 @@ from numba import prange
 from .bittrick import lean_add, lean_params, lean_round_bits
 from .codes import LEAN, RNE, SR
 from .core import as_bits, from_bits, sr_bits
-from .jit import inline, jit, parallel
+from .jit import inline, jit, parallel, variant_factory
 from .macstep import TILE, add, count, finite, is_exact_add, product, scratch_flags, stream
 
 
@@ -166,7 +165,7 @@ def variant_of(opt) -> tuple:
     return (lean, int(opt.mode) if lean else RNE, leaves, int(opt.product_mode) if leaves else RNE)
 
 
-@lru_cache(maxsize=None)
+@variant_factory
 def pairwise_kernels(variant: tuple):
     """(one tile, every tile in parallel) for ``variant`` (``variant_of``), the pattern of
     sequential.sequential_kernels."""

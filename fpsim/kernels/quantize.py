@@ -1,7 +1,6 @@
 """Array kernels: quantize (with a bit-trick fast path), the double-double quantize used
 for inputs wider than float64, encode and decode."""
 import math
-from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -9,7 +8,7 @@ from numba import prange
 from .bittrick import round_add
 from .core import (RNE, RNA, RU, RD, RTO, SR, IEEE, FN, FNUZ, as_bits, from_bits,
                    round_value, sr_bits)
-from .jit import inline, jit, parallel
+from .jit import inline, jit, parallel, variant_factory
 
 _SIGN = np.uint64(0x8000000000000000)
 _ABS = np.uint64(0x7FFFFFFFFFFFFFFF)
@@ -242,7 +241,7 @@ def _quantize_f32_block(x, xb, out, start, stop, m, emin, xmax, flav, subn, sat,
                                         ri, k))
 
 
-@lru_cache(maxsize=None)
+@variant_factory
 def quantize_kernels(mode: int, subnormals: bool):
     """(float64 carriers, float32 carriers): the quantize kernels of one rounding mode, for
     formats with or without subnormals.

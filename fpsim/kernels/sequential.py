@@ -15,7 +15,6 @@ loop, at compile time (``sequential_kernels``):
 - GENERAL: the exact scalar path (fma_one / add_one) for every step.
 """
 import math
-from functools import lru_cache
 
 import numpy as np
 from numba import prange
@@ -24,7 +23,7 @@ from .bittrick import fast_add, fast_params, fast_round_bits, lean_params
 from .codes import DIRECT, FAST, GENERAL, LEAN, SR
 from .core import as_bits, from_bits, sr_bits
 from .elementwise import fma_one
-from .jit import by_literal, inline, jit, parallel
+from .jit import by_literal, inline, jit, parallel, variant_factory
 from .macstep import (TILE, add, count, finite, general_mac, is_exact_add, is_exact_fma,
                       lean_mac, lean_variant, product, scratch_flags, stream)
 
@@ -273,7 +272,7 @@ def variant_of(acc, pf, opt, levels) -> tuple:
     return (int(opt.tier), rounded, mode, bool(levels.size.shape[0] > 0))
 
 
-@lru_cache(maxsize=None)
+@variant_factory
 def sequential_kernels(variant: tuple):
     """(one tile, every tile in parallel) specialised for ``variant`` (``variant_of``).
 
