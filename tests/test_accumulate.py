@@ -103,6 +103,7 @@ def cases(draw, wide=False):
     return a, b, spec
 
 
+@pytest.mark.slow                  # 200 random cases, the cross product
 @settings(max_examples=200)
 @given(cases())
 def test_orders_match_reference(case):

@@ -109,6 +109,7 @@ def sr_cases(draw, wide=False):
     return a, b, spec, seed, init
 
 
+@pytest.mark.slow                  # 300 random cases
 @settings(max_examples=300)
 @given(sr_cases())
 def test_sr_orders_match_reference(case):
@@ -128,6 +129,7 @@ def test_sr_wide_formats_match_reference(case):
 
 
 # ---- every order, fixed vectors: narrow accumulators, several seeds and sr_bits ---------------
+@pytest.mark.slow                  # every order x sr bits
 @pytest.mark.parametrize("order", ORDERS)
 @pytest.mark.parametrize("k", [1, 4, 23, 52])
 def test_sr_random_vectors_each_order(order, k):

@@ -158,6 +158,7 @@ def test_delta_equals_the_brute_force_of_the_closure(m, mode, dist, m_p):
             assert abs(f1[0] - b1) <= tol * scale, (mu, var, f1[0], b1)
 
 
+@pytest.mark.slow                  # brute force of the model
 @pytest.mark.parametrize("m, mode, dist, m_p, n, rel", [
     CASES[0] + (300, 2e-3), CASES[2] + (300, 2e-3), CASES[5] + (300, 2e-3),
     # ru: the skewed closure, whose Delta3 the model takes to leading order in 2^-m and
@@ -231,6 +232,7 @@ def _direct(table, mu, var):
     return table.direct(np.array(mu), np.array(math.sqrt(var)))
 
 
+@pytest.mark.slow                  # quadrature of the whole table
 @pytest.mark.parametrize("m, m_p", [(8, 5), (12, None)])
 def test_drift_table_equals_direct_quadrature(m, m_p):
     """ru/rd take Delta2, Delta1 and their derivatives in the mean from a table in
@@ -252,6 +254,7 @@ def test_drift_table_equals_direct_quadrature(m, m_p):
     assert np.all(worst > 0.0)  # the table interpolates: it is not the direct value
 
 
+@pytest.mark.slow                  # fills the table twice
 def test_drift_table_does_not_depend_on_the_queries_before():
     """A table queried along a walk (neighbouring states, several in one cell of the grid)
     gives the same bits at every state as a fresh table asked that state alone: a walk's
@@ -266,6 +269,7 @@ def test_drift_table_does_not_depend_on_the_queries_before():
     assert len({tuple(a) for a in along}) == len(states)
 
 
+@pytest.mark.slow                  # long recursions
 @pytest.mark.parametrize("spec, n", [
     (AccumSpec(accumulator(6), rounding="ru"), 576),
     (AccumSpec(accumulator(10), rounding="rd", order=Chunked(64)), 4608),
@@ -375,6 +379,7 @@ def test_bad_arguments(kwargs, exc, fragment):
         fpsim.variance_lost(args.pop("n_bad", 576), args.pop("m_acc"), **args)
 
 
+@pytest.mark.slow                  # searches over widths
 def test_min_macc_with_other_roundings():
     """rtz needs far more bits than rne (drift); the gain of rna counts like a loss."""
     rne = fpsim.min_macc(576, m_p=5, model="adder")

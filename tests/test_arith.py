@@ -75,6 +75,7 @@ def test_all_pairs_tiny_formats(fname, name, mode):
     check_op(name, args, fmt, mode)
 
 
+@pytest.mark.slow                  # exhaustive over 8-bit pairs
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", ["add", "mul", "div"])
 @pytest.mark.parametrize("fname", ["fp8_e5m2", "fp8_e4m3fn", "fp8_e4m3fnuz", "fp6_e3m2"])

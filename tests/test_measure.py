@@ -472,6 +472,7 @@ def test_adder_band_rejects_wrong_measurements(mutation):
     assert not within_adder_band(m, V), (mutation, m.variance_lost, m.variance_lost_ci, V)
 
 
+@pytest.mark.slow                  # statistical
 @settings(max_examples=30)
 @given(cell=st.sampled_from(_CELLS), seed=st.integers(0, 2**32 - 1))
 def test_measured_vrr_agrees_with_adder_model_in_its_regime(cell, seed):
@@ -492,6 +493,7 @@ def _check_adder_cell(cell, seed):
     assert within_adder_band(m, V), (cell, m.variance_lost, m.variance_lost_ci, V)
 
 
+@pytest.mark.slow                  # statistical
 @settings(max_examples=8)
 @given(cell=st.sampled_from([c for c in _CELLS if c[3] in ("ru", "rd")]),
        seed=st.integers(0, 2**32 - 1))

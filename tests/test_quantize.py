@@ -57,7 +57,8 @@ def fits_float32(fmt):
 # exhaustive: every value, midpoint, midpoint +- 1 ulp, both signs, all modes
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("name", list(SMALL_PRESETS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in SIXTEEN else n
+                                  for n in SMALL_PRESETS])   # the 16-bit ones: slow
 def test_exhaustive_presets(name, mode):
     fmt = SMALL_PRESETS[name]
     kw = {"with_values_ulp": True} if fmt.bits <= 8 else {}
@@ -73,6 +74,7 @@ def test_exhaustive_small_variants(name, mode, saturate, subnormals):
     check(points(fmt, with_values_ulp=True, below=4), fmt, mode, saturate=saturate)
 
 
+@pytest.mark.slow                  # exhaustive over 16-bit formats
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", list(SIXTEEN))
 def test_sixteen_bit_variants(name, mode):
