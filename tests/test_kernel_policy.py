@@ -87,8 +87,9 @@ def test_by_literal_types_the_chosen_body_only():
         njit(lambda x, w: pick(x, w))(2.0, 0)
 
 
-_COMPILED = r"""
-import json, numpy as np
+# a fresh process's prelude: `names` collects the functions it compiles (not those it loads)
+_RECORD_COMPILES = r"""
+import json, os, sys, time, numpy as np
 from numba.core import event
 names = []
 class Names(event.Listener):
@@ -98,6 +99,9 @@ class Names(event.Listener):
         pass
 event.register("numba:compile", Names())
 import fpsim
+"""
+
+_COMPILED = _RECORD_COMPILES + r"""
 fpsim.dot(np.ones(64), np.ones(64), fpsim.AccumSpec("fp16"))
 print(json.dumps(names))
 """
@@ -123,17 +127,7 @@ def test_first_dot_compiles_its_variant_only(tmp_path):
         sorted(names)
 
 
-_TOGETHER = r"""
-import json, os, sys, time, numpy as np
-from numba.core import event
-names = []
-class Names(event.Listener):
-    def on_start(self, ev):
-        names.append(ev.data["dispatcher"].py_func.__qualname__)
-    def on_end(self, ev):
-        pass
-event.register("numba:compile", Names())
-import fpsim
+_TOGETHER = _RECORD_COMPILES + r"""
 barrier = sys.argv[1]
 open(os.path.join(barrier, str(os.getpid())), "w").close()
 deadline = time.monotonic() + 120
