@@ -116,16 +116,6 @@ def _unit(w):
     return np.float64(w >> _S11) * _U53
 
 
-@inline
-def zig_fast(w, zx):
-    """(value, accepted) of the ziggurat's fast path for word w (symmetric variate)."""
-    layer = np.int64(w & _M8)
-    x = _unit(w) * zx[layer]
-    neg = (w >> _S8) & _ONE
-    v = from_bits(as_bits(x) | (neg << np.uint64(63)))
-    return v, x < zx[layer + 1]
-
-
 @jit
 def zig_slow(w, base, zx, zf, normal):
     """The exact draw for word w whose fast path failed: the wedge and tail tests, then
@@ -160,20 +150,37 @@ def zig_slow(w, base, zx, zf, normal):
 
 
 @inline
-def fill_symmetric(row, keys, rkeys, i, width, zx, zf, normal, rejected):
-    """row[:width] = ziggurat draws of index i for the trials keyed by keys: the fast path
-    over every lane, collecting the lanes it rejects (branch-free) in ``rejected``, then
-    the slow path for those."""
-    nrej = 0
+def fill_symmetric(row, keys, rkeys, i, width, zx, zf, normal, scratch):
+    """row[:width] = ziggurat draws of index i for the trials keyed by keys, in three
+    passes, because a loop that loads from a table by a computed index is not vectorised:
+    the words, layers and signed uniforms over every lane (a vector loop); the fast path,
+    two table loads per lane, collecting the lanes it rejects (a short scalar loop); the
+    slow path for those. ``scratch``: (layers int64, signed uniforms float64, rejected
+    int64), each of length >= width. The value is the fast path's: ±U(w) x_L is the sign
+    applied to U(w) x_L, since rounding is symmetric."""
+    layers, su, rejected = scratch
     for j in range(width):
         w = splitmix64(keys[j], i)
-        v, ok = zig_fast(w, zx)
-        row[j] = v
+        layers[j] = np.int64(w & _M8)
+        u = _unit(w)
+        su[j] = -u if (w >> _S8) & _ONE else u
+    nrej = 0
+    for j in range(width):
+        layer = layers[j]
+        x = su[j] * zx[layer]
+        row[j] = x
         rejected[nrej] = j
-        nrej += 1 - np.int64(ok)
+        nrej += np.int64(abs(x) >= zx[layer + 1])
     for q in range(nrej):
         j = rejected[q]
         row[j] = zig_slow(splitmix64(keys[j], i), splitmix64(rkeys[j], i), zx, zf, normal)
+
+
+@jit
+def draw_scratch(width):
+    """The scratch arrays of ``fill_products`` for ``width`` lanes."""
+    return (np.empty(width, np.int64), np.empty(width), np.empty(width, np.int64),
+            np.empty(width))
 
 
 @inline
@@ -188,13 +195,15 @@ def round_mantissa(x, sh, half):
 
 
 @jit
-def fill_products(buf, rows, i0, width, keys, dist, sh, nzr, zn, fn, ze, fe, rejected):
+def fill_products(buf, rows, i0, width, keys, dist, sh, nzr, zn, fn, ze, fe, scratch):
     """buf[r, j] = product i0 + r of trial j (r < rows, j < width): the draw of ``dist``,
     rounded to 52 - sh mantissa bits, zeroed where the mask word's uniform >= nzr.
     keys: the (5, width) trial keys of streams VALUES, FACTOR, MASK, VALUES_RETRY,
-    FACTOR_RETRY; zn, fn / ze, fe: the normal / exponential ziggurat tables; rejected:
-    int64 scratch of length width."""
+    FACTOR_RETRY; zn, fn / ze, fe: the normal / exponential ziggurat tables; scratch: the
+    arrays of ``draw_scratch(width)``."""
     half = (_ONE << sh) >> _ONE
+    zig = (scratch[0], scratch[1], scratch[2])
+    factor = scratch[3]
     for r in range(rows):
         i = np.uint64(i0 + r)
         row = buf[r]
@@ -204,18 +213,15 @@ def fill_products(buf, rows, i0, width, keys, dist, sh, nzr, zn, fn, ze, fe, rej
                 u = np.float64(splitmix64(keys[0, j], i) >> np.uint64(10)) * _U53 - 1.0
                 row[j] = _SQRT3 * u
         elif dist == LAPLACE:
-            fill_symmetric(row, keys[0], keys[3], i, width, ze, fe, False, rejected)
+            fill_symmetric(row, keys[0], keys[3], i, width, ze, fe, False, zig)
             for j in range(width):
                 row[j] *= _LAPLACE_SCALE
         else:
-            fill_symmetric(row, keys[0], keys[3], i, width, zn, fn, True, rejected)
+            fill_symmetric(row, keys[0], keys[3], i, width, zn, fn, True, zig)
             if dist == GAUSSIAN_PRODUCT:
+                fill_symmetric(factor, keys[1], keys[4], i, width, zn, fn, True, zig)
                 for j in range(width):
-                    w = splitmix64(keys[1, j], i)
-                    v, ok = zig_fast(w, zn)
-                    if not ok:
-                        v = zig_slow(w, splitmix64(keys[4, j], i), zn, fn, True)
-                    row[j] *= v
+                    row[j] *= factor[j]
         if sh != np.uint64(0):
             for j in range(width):
                 row[j] = round_mantissa(row[j], sh, half)
