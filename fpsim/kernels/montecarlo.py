@@ -27,7 +27,7 @@ from .codes import SR
 from .core import as_bits, from_bits, odd_bits, sr_bits, two_sum
 from .jit import inline, jit, parallel, variant_factory
 from .macstep import add, finite, is_exact_add, scratch_flags, stream
-from .randoms import fill_products, trial_keys
+from .randoms import draw_scratch, fill_products, trial_keys
 
 #: Trials per block (lanes) and products per tile.
 LANES = 256
@@ -42,7 +42,6 @@ def _general(old, p, fm, c, mode, ri, k, cnt, j, stats):
     res = add(old, p, f, mode, ri, k)
     if stats and p != 0.0 and finite(old, p):
         if not is_exact_add(old, p, res, f):
-            cnt[2, j] += 1
             if res == old:
                 cnt[0, j] += 1
             else:
@@ -73,8 +72,7 @@ def _step(row, p, w, bp, fm, c, idx, srk, k, cnt, flags, mode, lean, stats):
             same = np.int64(res == old)
             cnt[0, j] += lost & same
             cnt[1, j] += lost & (1 - same)
-            cnt[2, j] += lost
-            cnt[3, j] += nz
+            cnt[3, j] += nz             # inexact (row 2) is full + partial: see _record
         flags[j] = bad
         any_bad |= bad
         row[j] = old if bad else res
@@ -93,6 +91,34 @@ def _fold(row, p, w, bp, fm, c, idx, srk, k, cnt, flags, mode, lean, stats):
     """``_step`` for the additions of chunk sums (once a chunk, not once a product):
     called, so that the kernel holds one inlined copy of the step, not three."""
     _step(row, p, w, bp, fm, c, idx, srk, k, cnt, flags, mode, lean, stats)
+
+
+@jit
+def _add_to_reference(hi, lo, bnd, buf, rows, w):
+    """Add rows of buf to the lanes' double-word reference hi + lo (TwoSum, the errors
+    summed in lo), bnd summing |lo| for the certificate (one compiled copy for every
+    variant of the kernel)."""
+    for r in range(rows):
+        p = buf[r]
+        for j in range(w):
+            h, e = two_sum(hi[j], p[j])
+            hi[j] = h
+            l2 = lo[j] + e
+            lo[j] = l2
+            bnd[j] += abs(l2)
+
+
+@jit
+def _record(shat, counts, j0, w, total, cnt):
+    """shat[j0 + j] and counts[j0 + j] of the w lanes from the running total and counts.
+    The steps keep full (row 0), partial (1) and additions (3); an inexact addition is
+    exactly one of full and partial, so row 2 is their sum."""
+    for j in range(w):
+        shat[j0 + j] = total[j]
+        counts[j0 + j, 0] = cnt[0, j]
+        counts[j0 + j, 1] = cnt[1, j]
+        counts[j0 + j, 2] = cnt[0, j] + cnt[1, j]
+        counts[j0 + j, 3] = cnt[3, j]
 
 
 @jit
@@ -132,23 +158,16 @@ def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn,
     bnd = np.zeros(w)
     buf = np.empty((TILE_ROWS, w))
     flags = scratch_flags(w)
-    rejected = np.empty(w, np.int64)
+    scratch = draw_scratch(w)
     tmp = np.empty(w)
     tcnt = np.zeros((4, w), np.int64)
-    i = 0
+    i = np.int64(0)              # not a literal: fill_products compiles once
     for jn in range(ns.shape[0]):
         stop = ns[jn]
         while i < stop:
             rows = min(TILE_ROWS, stop - i)
-            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, rejected)
-            for r in range(rows):
-                p = buf[r]
-                for j in range(w):
-                    h, e = two_sum(hi[j], p[j])
-                    hi[j] = h
-                    l2 = lo[j] + e
-                    lo[j] = l2
-                    bnd[j] += abs(l2)
+            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, scratch)
+            _add_to_reference(hi, lo, bnd, buf, rows, w)
             for c in range(C):
                 chunk = chunks[c]
                 bpc = (bp[0, c], bp[1, c], bp[2, c], bp[3, c])
@@ -171,19 +190,13 @@ def _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn,
                 bpc = (bp[0, c], bp[1, c], bp[2, c], bp[3, c])
                 for j in range(w):
                     tmp[j] = total[c, j]
-                    for q4 in range(4):
+                    for q4 in (0, 1, 3):
                         tcnt[q4, j] = cnt[c, q4, j]
                 _fold(tmp, part[c], w, bpc, fm, c, np.uint64(stop + stop // chunk), srk, k,
                       tcnt, flags, mode, lean, stats)
-                for j in range(w):
-                    shat[jn, c, j0 + j] = tmp[j]
-                    for q4 in range(4):
-                        counts[jn, c, j0 + j, q4] = tcnt[q4, j]
+                _record(shat[jn, c], counts[jn, c], j0, w, tmp, tcnt)
             else:
-                for j in range(w):
-                    shat[jn, c, j0 + j] = total[c, j]
-                    for q4 in range(4):
-                        counts[jn, c, j0 + j, q4] = cnt[c, q4, j]
+                _record(shat[jn, c], counts[jn, c], j0, w, total[c], cnt[c])
         for j in range(w):
             # |error of lo| <= sum of half-ulps of its partial sums <= 2^-53 sum |lo_i|;
             # twice that covers the rounding of bnd itself
@@ -207,7 +220,9 @@ def mc_kernel(mode: int, lean: bool, stats: bool):
     def run(seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn, ze, fe, shat,
             exact, certified, counts):
         for b in prange((T + LANES - 1) // LANES):
-            _block(b, seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn, ze, fe,
+            # np.int64: the parfor types its index int64 but lowers it uint64, and _block
+            # would be compiled for both
+            _block(np.int64(b), seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn, ze, fe,
                    shat, exact, certified, counts, MODE, LEAN, STATS)
 
     return run
@@ -222,10 +237,10 @@ def draw_block(out, seed, t0, dist, sh, nzr, zn, fn, ze, fe):
         w = min(LANES, T - j0)
         keys = trial_keys(seed, t0 + j0, w)
         buf = np.empty((TILE_ROWS, w))
-        rejected = np.empty(w, np.int64)
+        scratch = draw_scratch(w)
         for i in range(0, n, TILE_ROWS):
             rows = min(TILE_ROWS, n - i)
-            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, rejected)
+            fill_products(buf, rows, i, w, keys, dist, sh, nzr, zn, fn, ze, fe, scratch)
             for r in range(rows):
                 for j in range(w):
                     out[i + r, j0 + j] = buf[r, j]
