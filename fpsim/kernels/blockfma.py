@@ -30,7 +30,7 @@ from .bittrick import fast_params, fast_round_bits
 from .codes import RAZ, RD, RNA, RNE, RTO, SR
 from .core import (as_bits, exponent_of, from_bits, magnitude_mode, round_value, signbit,
                    sr_bits)
-from .jit import by_literal, inline, jit, parallel, variant_factory
+from .jit import FIRST, by_literal, inline, jit, parallel, variant_factory
 from .macstep import TILE, scratch_flags, stream
 from .sequential import _fold
 
@@ -395,10 +395,10 @@ def blockfma_kernels(variant: tuple):
     @jit
     def one_tile(A, B, out, init, levels, acc, opt, blk, stats):
         if CHUNKED_:
-            chunked_block_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, opt, blk,
+            chunked_block_tile(A, B, out, FIRST, FIRST, B.shape[1], init, levels, acc, opt, blk,
                                stats[0], TMODE_, PRODUCT_, FAST_)
         else:
-            plain_block_tile(A, B, out, 0, 0, B.shape[1], init, acc, opt, blk, stats[0],
+            plain_block_tile(A, B, out, FIRST, FIRST, B.shape[1], init, acc, opt, blk, stats[0],
                              TMODE_, PRODUCT_, FAST_)
 
     @parallel

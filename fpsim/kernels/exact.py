@@ -72,4 +72,5 @@ def exact_tiles(A, B, out, init, acc, pf, opt):
     for o in prange(M * N):
         i = o // N
         j = o % N
-        out[i, j] = exact_dot(A, B, i, j, K, init[i, j], acc, pf, opt, o)
+        # np.int64: the loop index is typed int64 but lowered uint64 (one compile, not two)
+        out[i, j] = exact_dot(A, B, i, j, K, init[i, j], acc, pf, opt, np.int64(o))

@@ -39,6 +39,7 @@ import os
 import time
 from functools import lru_cache
 
+import numpy as np
 from numba import njit, types
 from numba.core import caching, sigutils, typeinfer
 from numba.core.compiler_lock import global_compiler_lock
@@ -52,7 +53,7 @@ except ImportError:              # not POSIX: Numba's own (unlocked) saves
     fcntl = None
 
 __all__ = ["jit", "inline", "parallel", "scalar_entry", "by_literal", "variant_factory",
-           "built_variants", "package_digest"]
+           "built_variants", "package_digest", "FIRST"]
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -287,6 +288,12 @@ def by_literal(name: str, position: int, implementations: dict):
 
 
 _BUILT: dict = {}          # factory name -> the dict of its built variants (key -> kernels)
+
+
+#: Row and column 0 of a family's one-tile entry (``one_tile``), as an int64: a literal 0
+#: would compile the whole tile function a second time per variant, where ``all_tiles``
+#: (int64 indices) and ``one_tile`` can share one.
+FIRST = np.int64(0)
 
 
 def variant_factory(factory):

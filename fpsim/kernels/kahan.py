@@ -11,7 +11,7 @@ from numba import prange
 from .bittrick import lean_add, lean_round_bits, lean_params
 from .codes import SR
 from .core import as_bits, from_bits, sr_bits
-from .jit import by_literal, inline, jit, parallel, variant_factory
+from .jit import FIRST, by_literal, inline, jit, parallel, variant_factory
 from .macstep import TILE, add, count, finite, is_exact_add, product, scratch_flags, stream
 
 _ONE = np.uint64(1)
@@ -128,7 +128,7 @@ def kahan_kernels(variant: tuple):
 
     @jit
     def one_tile(A, B, out, init, acc, pf, opt, stats):
-        kahan_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0], LEAN_, ROUNDED_,
+        kahan_tile(A, B, out, FIRST, FIRST, B.shape[1], init, acc, pf, opt, stats[0], LEAN_, ROUNDED_,
                    MODE_)
 
     @parallel

@@ -14,7 +14,7 @@ from numba import prange
 from .bittrick import lean_add, lean_params, lean_round_bits
 from .codes import LEAN, RNE, SR
 from .core import as_bits, from_bits, sr_bits
-from .jit import inline, jit, parallel, variant_factory
+from .jit import FIRST, inline, jit, parallel, variant_factory
 from .macstep import TILE, add, count, finite, is_exact_add, product, scratch_flags, stream
 
 
@@ -173,7 +173,7 @@ def pairwise_kernels(variant: tuple):
 
     @jit
     def one_tile(A, B, out, init, acc, pf, opt, stats):
-        pairwise_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0], LEAN_,
+        pairwise_tile(A, B, out, FIRST, FIRST, B.shape[1], init, acc, pf, opt, stats[0], LEAN_,
                       MODE_, LEAVES_, LEAF_MODE_)
 
     @parallel

@@ -23,7 +23,7 @@ from .bittrick import fast_add, fast_params, fast_round_bits, lean_params
 from .codes import DIRECT, FAST, GENERAL, LEAN, SR
 from .core import as_bits, from_bits, sr_bits
 from .elementwise import fma_one
-from .jit import by_literal, inline, jit, parallel, variant_factory
+from .jit import FIRST, by_literal, inline, jit, parallel, variant_factory
 from .macstep import (TILE, add, count, finite, general_mac, is_exact_add, is_exact_fma,
                       lean_mac, lean_variant, product, scratch_flags, stream)
 
@@ -287,10 +287,10 @@ def sequential_kernels(variant: tuple):
     @jit
     def one_tile(A, B, out, init, levels, acc, pf, opt, stats):
         if CHUNKED_:
-            chunked_tile(A, B, out, 0, 0, B.shape[1], init, levels, acc, pf, opt, stats[0],
+            chunked_tile(A, B, out, FIRST, FIRST, B.shape[1], init, levels, acc, pf, opt, stats[0],
                          TIER_, ROUNDED_, MODE_)
         else:
-            plain_tile(A, B, out, 0, 0, B.shape[1], init, acc, pf, opt, stats[0], TIER_,
+            plain_tile(A, B, out, FIRST, FIRST, B.shape[1], init, acc, pf, opt, stats[0], TIER_,
                        ROUNDED_, MODE_)
 
     @parallel
