@@ -103,16 +103,20 @@ import fpsim
 
 _COMPILED = _RECORD_COMPILES + r"""
 fpsim.dot(np.ones(64), np.ones(64), fpsim.AccumSpec("fp16"))
-print(json.dumps(names))
+after_dot = list(names)
+fpsim.matmul(np.ones((8, 64)), np.ones((64, 40)), fpsim.AccumSpec("fp16"))
+print(json.dumps([after_dot, names]))
 """
 
 
-def test_first_dot_compiles_its_variant_only(tmp_path):
+def test_first_dot_compiles_its_variant_only_and_matmul_reuses_its_tile(tmp_path):
     """A first dot with a binary16 RNE accumulator, in a fresh process with an empty cache,
     compiles the lean pass of the plain tile and nothing of the other tiers or of the
     chunked orders (issue 15: that unused code was most of the first call's 15 s), and of
     the scalar general path only the addition it may need: not the fused multiply-add (its
-    products are exact), nor at import the division or square root nobody called."""
+    products are exact), nor at import the division or square root nobody called. A
+    matmul of the same variant then compiles its parallel loop but not the tile again
+    (``jit.FIRST``: a literal 0 row and column would make dot's tile a second version)."""
     import json
     import os
     import subprocess
@@ -120,7 +124,10 @@ def test_first_dot_compiles_its_variant_only(tmp_path):
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
     out = subprocess.run([sys.executable, "-c", _COMPILED], capture_output=True, text=True,
                          env=env, timeout=600, check=True)
-    names = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    after_dot, after_matmul = json.loads(out.stdout.strip().splitlines()[-1])
+    names = set(after_dot)
+    assert after_matmul.count("plain_tile") == 1, sorted(after_matmul)
+    assert any(n.endswith(".all_tiles") for n in after_matmul[len(after_dot):]), after_matmul
     assert {"_lean_pass", "plain_tile"} <= names, sorted(names)
     assert not names & {"_checked_pass", "chunked_tile", "_fold"}, sorted(names)
     assert "add_one" in names and not names & {"fma_one", "mul_one", "div_one", "sqrt_one"}, \
@@ -216,3 +223,26 @@ def test_built_variants_and_their_coverage(tmp_path):
     assert vc.missing(log("c", {q: [[[0, True], [f64]], [[4, False], [f64]]]}), slow) == [
         (q, "arg", 0, "array(float32, 1d, C)"),
         ("k.other", "arg", 0, "int64"), ("k.other", "built", -1, "")]
+
+
+def test_variant_coverage_finds_a_function_compiled_twice(tmp_path):
+    """doubles: two versions of one function whose types differ only in how an integer or
+    flag is typed (a literal 0 against int64, a uint64 index against int64, a literal flag
+    against bool) are reported; different literals (a body chosen by literal), different
+    array types and different factory keys are not."""
+    import variant_coverage as vc
+    tile = "k.plain_tile"
+    arr = "array(float64, 2d, C)"
+    log = {tile: [[[], [[arr, "int64", "Literal[int](3)"], [arr, "Literal[int](0)", "Literal[int](3)"],
+                        [arr, "int64", "Literal[int](1)"]]]],
+           "k.block": [[[], [["uint64", "bool"], ["int64", "bool"]]]],
+           "k.flag": [[[], [["Literal[bool](True)"], ["bool"], ["Literal[bool](False)"]]]],
+           "k.arrays": [[[], [["array(float64, 1d, C)"], ["array(float32, 1d, C)"]]]],
+           "k.factory": [[[1], [["int64"]]], [[2], [["uint64"]]]]}
+    assert vc.doubles(log) == [
+        ("k.block", "[]", 0, "int64", "uint64"),
+        ("k.flag", "[]", 0, "Literal[bool](False)", "bool"),
+        ("k.flag", "[]", 0, "Literal[bool](True)", "bool"),
+        (tile, "[]", 1, "Literal[int](0)", "int64"),
+    ]
+    assert vc.doubles({"k.arrays": log["k.arrays"], "k.factory": log["k.factory"]}) == []
