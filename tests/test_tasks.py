@@ -15,7 +15,6 @@ import pytest
 
 from fpsim.analysis.tasks import open_executor, run_tasks
 
-pytestmark = pytest.mark.filterwarnings("ignore:Port 8787 is already in use")
 
 TASKS = list(range(12))
 WEIGHTS = [t % 4 for t in TASKS]        # zeros too
@@ -284,7 +283,7 @@ def test_numba_cache_is_safe_for_workers_compiling_at_once(tmp_path):
     cache.mkdir()
     barrier.mkdir()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None,
+                                  host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                   env={"NUMBA_CACHE_DIR": str(cache)}) as cluster, \
             distributed.Client(cluster) as c:
         c.wait_for_workers(2, timeout=60)

@@ -176,9 +176,12 @@ def open_executor(scheduler=None, workers=None):
             # each worker's kernels get their share of the cores (Numba would take them
             # all in every worker process)
             threads = max(1, (os.cpu_count() or 1) // workers)
+            # the scheduler serves HTTP even without a dashboard, by default on port
+            # 8787: a free loopback port instead, so that clusters side by side (the test
+            # suite's workers) do not collide
             cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                                processes=True, host="127.0.0.1",
-                                               dashboard_address=None,
+                                               dashboard_address="127.0.0.1:0",
                                                env={"NUMBA_NUM_THREADS": str(threads)})
             client = distributed.Client(cluster)
         yield client
