@@ -75,6 +75,17 @@ CASES = {
         "fpsim.sum(X, s, axis=0, stats=True)"),
     "measure_vrr(4608, 8, trials=2000, m_p=5)": (
         "pass", "fpsim.measure_vrr(4608, 8, trials=2000, m_p=5, seed=1)"),
+    "measure_vrr 4608 x 20000, rne, chunks of 64": (
+        "s = fpsim.AccumSpec(fpsim.accumulator(8), order='chunked', chunk=64)",
+        "fpsim.measure_vrr(4608, s, trials=20000, m_p=5, seed=1)"),
+    "measure_vrr 4608 x 20000, rtz": (
+        "s = fpsim.AccumSpec(fpsim.accumulator(8), rounding='rtz')",
+        "fpsim.measure_vrr(4608, s, trials=20000, m_p=5, seed=1)"),
+    "measure_vrr 4608 x 20000, laplace": (
+        "pass", "fpsim.measure_vrr(4608, 8, trials=20000, m_p=5, dist='laplace', seed=1)"),
+    "measure_vrr 4608 x 20000, gaussian_product": (
+        "pass",
+        "fpsim.measure_vrr(4608, 8, trials=20000, m_p=5, dist='gaussian_product', seed=1)"),
 }
 
 _WORKER = r"""
