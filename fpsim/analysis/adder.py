@@ -691,10 +691,10 @@ class _Side:
             delta = min(u, lat) if lat > 0 else 0.0
             Nres = U / delta if delta > 0 else np.full(U.shape, np.inf)
             pos = x > 0
-            a1p, a2p = _residue_moments(self.mode, Nres)
-            a1n, a2n = _residue_moments(_MIRROR[self.mode], Nres)
-            a1 = np.where(pos, a1p, a1n)
-            a2 = np.where(pos, a2p, a2n)
+            a1, a2 = _residue_moments(self.mode, Nres)
+            if _MIRROR[self.mode] != self.mode:
+                a1n, a2n = _residue_moments(_MIRROR[self.mode], Nres)
+                a1, a2 = np.where(pos, a1, a1n), np.where(pos, a2, a2n)
             h2 += np.where(nz, 2 * xa * U * a1 + U * U * a2, 0.0) @ P
             h1 += np.where(nz, np.where(pos, 1.0, -1.0) * U * a1, 0.0) @ P
         return ("nodes", s, ds, h2, h1)
@@ -846,9 +846,10 @@ def _round_moments(x, m, emin, mode):
     f = y - fl
     odd = (fl % 2) != 0
     pos = x > 0
-    e1p, e2p = _err(mode, f, odd, f == 0.5)
-    e1n, e2n = _err(_MIRROR[mode], f, odd, f == 0.5)
-    e1, e2 = np.where(pos, e1p, e1n), np.where(pos, e2p, e2n)
+    e1, e2 = _err(mode, f, odd, f == 0.5)
+    if _MIRROR[mode] != mode:             # ru/rd: negative x round the other way
+        e1n, e2n = _err(_MIRROR[mode], f, odd, f == 0.5)
+        e1, e2 = np.where(pos, e1, e1n), np.where(pos, e2, e2n)
     d1 = np.where(nz, np.where(pos, 1.0, -1.0) * U * e1, 0.0)
     d2 = np.where(nz, 2 * xa * U * e1 + U * U * e2, 0.0)
     return d1, d2
