@@ -233,7 +233,8 @@ def test_variant_coverage_finds_a_function_compiled_twice(tmp_path):
     import variant_coverage as vc
     tile = "k.plain_tile"
     arr = "array(float64, 2d, C)"
-    log = {tile: [[[], [[arr, "int64", "Literal[int](3)"], [arr, "Literal[int](0)", "Literal[int](3)"],
+    log = {tile: [[[], [[arr, "int64", "Literal[int](3)"],
+                        [arr, "Literal[int](0)", "Literal[int](3)"],
                         [arr, "int64", "Literal[int](1)"]]]],
            "k.block": [[[], [["uint64", "bool"], ["int64", "bool"]]]],
            "k.flag": [[[], [["Literal[bool](True)"], ["bool"], ["Literal[bool](False)"]]]],

@@ -128,8 +128,8 @@ def kahan_kernels(variant: tuple):
 
     @jit
     def one_tile(A, B, out, init, acc, pf, opt, stats):
-        kahan_tile(A, B, out, FIRST, FIRST, B.shape[1], init, acc, pf, opt, stats[0], LEAN_, ROUNDED_,
-                   MODE_)
+        kahan_tile(A, B, out, FIRST, FIRST, B.shape[1], init, acc, pf, opt, stats[0], LEAN_,
+                   ROUNDED_, MODE_)
 
     @parallel
     def all_tiles(A, B, out, init, acc, pf, opt, stats):

@@ -222,8 +222,8 @@ def mc_kernel(mode: int, lean: bool, stats: bool):
         for b in prange((T + LANES - 1) // LANES):
             # np.int64: the parfor types its index int64 but lowers it uint64, and _block
             # would be compiled for both
-            _block(np.int64(b), seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn, fn, ze, fe,
-                   shat, exact, certified, counts, MODE, LEAN, STATS)
+            _block(np.int64(b), seed, srseed, t0, T, dist, sh, nzr, ns, chunks, bp, fm, k, zn,
+                   fn, ze, fe, shat, exact, certified, counts, MODE, LEAN, STATS)
 
     return run
 
