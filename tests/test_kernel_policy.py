@@ -171,6 +171,65 @@ def test_processes_starting_together_compile_a_kernel_once(tmp_path):
     assert compiled == 1, (sorted(names_a), sorted(names_b))
 
 
+def test_inlined_helper_is_translated_once_and_closures_keep_their_constants():
+    """The inlined-IR memo (jit._memoize_inlined_ir): a helper inlined into two callers
+    is translated to IR once, and two closures of one code with different captured
+    constants are two entries, each inlined with its own constant."""
+    from numba import njit
+    from fpsim.kernels import jit as kjit
+
+    if not kjit.INLINE_MEMO_INSTALLED:
+        pytest.skip("the inlined-IR memo is off (FPSIM_INLINE_MEMO=0 or another Numba)")
+
+    def adder(c):
+        @kjit.inline
+        def add(x):
+            return x + c
+        return add
+
+    one, two = adder(1.0), adder(2.0)
+    before = len(kjit._INLINED_IR)
+    assert njit(lambda x: one(x) * 2.0)(1.0) == 4.0
+    assert njit(lambda x: one(x) - 1.0)(1.0) == 1.0
+    assert len(kjit._INLINED_IR) == before + 1
+    assert njit(lambda x: two(x) * 2.0)(1.0) == 6.0
+    assert len(kjit._INLINED_IR) == before + 2
+
+
+# a fresh process compiles one quantize variant and prints its machine code, without the
+# variant's unique numbers (Numba numbers each function it translates, and the memo
+# translates fewer)
+_MACHINE_CODE = r"""
+import re, sys, numpy as np, fpsim
+from fpsim.kernels import jit, quantize
+fpsim.quantize(np.linspace(-3, 3, 101), "fp8_e4m3fn", rounding="rtz")
+print(jit.INLINE_MEMO_INSTALLED)
+for sig in quantize._quantize_block.signatures:
+    asm = quantize._quantize_block.inspect_asm(sig)
+    asm = re.sub(r"B\d+v\d+B", "BvB", asm)
+    print("\n".join(line for line in asm.splitlines()
+                    if not line.lstrip().startswith((".file", ".loc", ".size", ".ascii"))))
+"""
+
+
+def test_inlined_ir_memo_leaves_the_machine_code_as_it_was(tmp_path):
+    """The same variant compiled with the memo and without it (FPSIM_INLINE_MEMO=0), each
+    in a fresh process on an empty cache, is the same machine code instruction for
+    instruction (the block function, which inlines the rounding helpers at many sites)."""
+    import os
+    import subprocess
+    import sys
+    code = {}
+    for memo in ("1", "0"):
+        env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / memo), FPSIM_INLINE_MEMO=memo)
+        out = subprocess.run([sys.executable, "-c", _MACHINE_CODE], capture_output=True,
+                             text=True, env=env, timeout=600, check=True).stdout
+        flag, _, code[memo] = out.partition("\n")
+        assert flag == str(memo == "1"), out[:200]
+    assert code["1"].count("\n") > 1000
+    assert code["1"] == code["0"]
+
+
 def test_scalar_entry_compiles_its_one_signature_on_first_use():
     """scalar_entry: nothing compiled when defined (import costs nothing), then exactly the
     declared signature, shared by Python calls and by compiled callers passing literals;

@@ -21,6 +21,13 @@ The cache, made correct and safe for several processes:
   shared by every process using that cache: a process that finds another compiling the
   same version waits, then loads the other's machine code from the cache
   (``_compile_once``).
+- **Each inlined helper translated once.** Numba inlines an ``inline`` helper by running
+  the compiler's front end (bytecode to IR, and the helper's own inlining) on it again at
+  every call site, in every caller; for the kernels that was a quarter of their compile
+  time. The IR is kept per function object and flags (``_memoize_inlined_ir``): Numba
+  copies it before it edits it, so each call site still gets its own copy, and the machine
+  code is the same (tests/test_kernel_policy.py compares it). ``FPSIM_INLINE_MEMO=0``
+  turns it off.
 - **Safe across processes.** Numba saves a cache entry as read-modify-write of an index
   (key -> data file) and then the data file. Two processes saving different keys of one
   function at once could allocate the same data file and leave an index entry pointing at
@@ -34,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import inspect
 import itertools
 import os
 import time
@@ -181,6 +189,48 @@ def _compile_once(compile):
     return locked
 
 
+_INLINED_IR: dict = {}      # (function, flags, ...) -> its IR after the untyped passes
+
+
+def _memoize_inlined_ir(run_untyped_passes):
+    """InlineWorker.run_untyped_passes, remembered. The IR depends on the function object
+    (a closure's captured constants are in it) and on the caller's flags, locals, pipeline
+    and target, which are the key; Numba's inliner deep-copies it before it renames, relabels or types
+    anything, so the kept IR is never changed. The call sets ``enable_ssa`` on the caller's
+    flags as Numba's does, so the caller compiles as it would have."""
+    @functools.wraps(run_untyped_passes)
+    def remembered(self, func, enable_ssa=False):
+        self.flags.enable_ssa = enable_ssa
+        try:
+            key = (func, repr(self.flags), type(self.pipeline), type(self.targetctx),
+                   tuple(sorted(self.locals.items())) if self.locals else ())
+            found = _INLINED_IR.get(key)
+        except TypeError:                       # an unhashable local: no memo
+            return run_untyped_passes(self, func, enable_ssa)
+        if found is None:
+            found = _INLINED_IR[key] = run_untyped_passes(self, func, enable_ssa)
+        return found
+    remembered.memoized = True
+    return remembered
+
+
+def _install_inline_memo() -> bool:
+    """The inlined-IR memo in place (once), unless FPSIM_INLINE_MEMO=0 or this Numba's
+    inliner is not the one it was written for (then Numba's own, slower, stays)."""
+    if os.environ.get("FPSIM_INLINE_MEMO", "1") == "0":
+        return False
+    try:
+        from numba.core.inline_closurecall import InlineWorker
+    except ImportError:
+        return False
+    run = getattr(InlineWorker, "run_untyped_passes", None)
+    if run is None or list(inspect.signature(run).parameters) != ["self", "func", "enable_ssa"]:
+        return False
+    if not getattr(run, "memoized", False):
+        InlineWorker.run_untyped_passes = _memoize_inlined_ir(run)
+    return True
+
+
 def _install_cache_policy() -> bool:
     """Put the package locators first and the locked save in place (once); False if this
     Numba's cache internals are not the ones this was written for (then Numba's defaults
@@ -201,6 +251,7 @@ def _install_cache_policy() -> bool:
 
 
 CACHE_POLICY_INSTALLED = _install_cache_policy()
+INLINE_MEMO_INSTALLED = _install_inline_memo()
 
 jit = njit(cache=True, nogil=True)
 inline = njit(cache=True, nogil=True, inline="always")
