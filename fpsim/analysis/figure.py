@@ -21,6 +21,15 @@ def _dense_grid(lo, hi, per_octave=8):
     return [int(v) for v in grid]
 
 
+def _whole_chunks(grid, chunk):
+    """The grid's n rounded to whole chunks (n >= chunk; shorter sums are one chunk): a
+    short last chunk is a distribution of addends of its own, which the adder model
+    computes afresh for each length (nine tenths of the report's model time went there),
+    and a curve through whole chunks is the smooth one the measured points (whole chunks)
+    lie on."""
+    return sorted({n if n < chunk else chunk * max(1, round(n / chunk)) for n in grid})
+
+
 @dataclass(frozen=True)
 class Figure2Data:
     """The data of Sakr et al.'s Figure 2: variance lost against n, one curve per m_acc,
@@ -29,7 +38,7 @@ class Figure2Data:
     ``series``: one dict per (m_acc, chunk) with the measured points ``n``,
     ``variance_lost``, ``vl_lo``, ``vl_hi`` (interval at level ``ci``) and the analytical
     curve ``curve_n``, ``curve_paper`` (:func:`fpsim.variance_lost`, "paper" model, on a
-    dense grid of n, 8 points per octave). ``cutoff``: the knee rule's cut-off (variance
+    dense grid of n, 8 points per octave, rounded to whole chunks for chunks). ``cutoff``: the knee rule's cut-off (variance
     lost <= ln(cutoff)). ``table``: the underlying :class:`SweepTable`. ``seconds``: wall
     time of the measurement. A plotting layer draws exp(variance lost) (the paper's
     "normalized exponential variance lost") or the variance lost on log axes.
@@ -80,13 +89,14 @@ def figure2(*, ns=tuple(2 ** k for k in range(6, 17)), m_accs=range(4, 15), chun
     grid = _dense_grid(p["ns"][0], p["ns"][-1])
     series = []
     for c in (None, chunk):
+        curve_n = grid if c is None else _whole_chunks(grid, c)
         for m in p["m_accs"]:
             rows = [r for r in table.rows if r["chunk"] == c and r["m_acc"] == m]
-            curve = [analytic(n, m, c, p["m_p_model"], 1.0, "paper") for n in grid]
+            curve = [analytic(n, m, c, p["m_p_model"], 1.0, "paper") for n in curve_n]
             series.append({"m_acc": m, "chunk": c, "n": [r["n"] for r in rows],
                            "variance_lost": [r["variance_lost"] for r in rows],
                            "vl_lo": [r["vl_lo"] for r in rows], "vl_hi": [r["vl_hi"] for r in rows],
-                           "curve_n": grid, "curve_paper": curve})
+                           "curve_n": curve_n, "curve_paper": curve})
     return Figure2Data(ns=p["ns"], m_accs=p["m_accs"], chunk=chunk, trials=p["trials"], m_p=p["m_p"],
                        seed=p["seed"], ci=p["ci"], cutoff=cutoff, series=series, table=table,
                        seconds=seconds)
