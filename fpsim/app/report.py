@@ -631,8 +631,45 @@ def _markdown(data, seconds):
 
 # ---------------------------------------------------------------- entry point
 
+def _precompile(mode):
+    """Run the last two stages (the swamping illustration, the tensor cores) on the fewest
+    trials, for the kernels they compile: run in a second process by :func:`generate`, it
+    fills Numba's cache while the first process compiles and runs Figure 2 and the knee
+    check, so that on a fresh machine the two cores compile at once (the two halves take
+    about as long). Its results are thrown away; the kernels are the same, since a
+    kernel's variant depends on the accumulator and the array types, not on the sizes."""
+    cfg = dict(SETTINGS[mode], swamp_trials=1, hw_trials=1)
+    _swamping(cfg, 0)
+    _tensor_cores(cfg, 0)
+
+
+def _start_precompile(mode):
+    """The :func:`_precompile` process, on one Numba thread, silent; None where it cannot
+    start (then every kernel compiles in this process, as it would anyway)."""
+    import subprocess
+    import sys
+    code = f"from fpsim.app.report import _precompile; _precompile({mode!r})"
+    env = dict(os.environ, NUMBA_NUM_THREADS="1")
+    try:
+        return subprocess.Popen([sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+def _stop(proc):
+    """End the precompile process if it still runs (the report is done or interrupted)."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except Exception:            # noqa: BLE001 -- stuck: kill it, never leave it behind
+            proc.kill()
+            proc.wait()
+
+
 def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
-             cutoff=_CUTOFF, train=False, executor=None) -> ReportResult:
+             cutoff=_CUTOFF, train=False, executor=None, precompile=True) -> ReportResult:
     """Compute the report and write ``report.md``, ``report.json`` and ``figures/`` into
     ``out``.
 
@@ -658,6 +695,10 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
     executor : None, concurrent.futures.Executor or dask.distributed.Client
         Where the Monte Carlo tasks of Figure 2 and the knee check run (see
         :func:`fpsim.analysis.tasks.run_tasks`); None: in this process.
+    precompile : bool
+        Compile the kernels of the last two stages in a second process meanwhile
+        (:func:`_precompile`): on a fresh machine, where compiling is most of the time,
+        both cores compile. The numbers do not depend on it.
 
     Returns
     -------
@@ -682,6 +723,7 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
         outer = bar
     weights = dict(_WEIGHTS[mode], **({"training": 60 if mode == "full" else 4} if train else {}))
     stages = Stages(outer, weights)
+    warming = _start_precompile(mode) if precompile else None
     try:
         data = {"settings": {"mode": mode, "seed": int(seed), "cutoff": float(cutoff),
                              "chunk": _CHUNK, "m_p": _M_P, "exp_bits": _EXP_BITS,
@@ -742,6 +784,7 @@ def generate(out="report", *, quick=False, seed=0, progress=True, trials=None,
                                                         os.path.join(fig_dir, "training.png"))
             timings["training"] = time.perf_counter() - t
     finally:
+        _stop(warming)
         if bar is not None:
             bar.close()
 
