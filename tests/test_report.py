@@ -152,3 +152,27 @@ def test_generate_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="trials"):
         report.generate(tmp_path, quick=True, trials=1)
     assert not os.listdir(tmp_path)
+
+
+def test_interrupted_report_leaves_no_precompile_process(tmp_path):
+    """generate starts the precompile process (report._precompile) and ends it when the
+    report stops, here by a Ctrl-C during its first stage: none is left behind."""
+    psutil = pytest.importorskip("psutil")
+    me = psutil.Process()
+
+    def precompiling():
+        return [p for p in me.children(recursive=True)
+                if any("_precompile" in part for part in p.cmdline())]
+
+    seen = []
+
+    def progress(done, total):
+        seen.extend(precompiling())
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        report.generate(tmp_path, quick=True, progress=progress)
+    assert seen, "the precompile process did not start"
+    # ended by generate itself: it would take seconds to finish on its own
+    gone, alive = psutil.wait_procs(seen, timeout=0.5)
+    assert not alive and not precompiling()
