@@ -1043,7 +1043,7 @@ def _build_parser() -> argparse.ArgumentParser:
                 "  fpsim report\n  fpsim report --quick --out /tmp/fpsim-report\n"
                 "  fpsim report --quiet --seed 1\n\n"
                 "Writes DIR/report.md, DIR/report.json and DIR/figures/*.png, and prints a\n"
-                "one-screen summary. Full mode takes about two minutes on 2 cores; --quick a few\n"
+                "one-screen summary. Full mode takes about 35 seconds on 2 cores; --quick a few\n"
                 "seconds.")
     p.add_argument("--out", "-o", default="report", metavar="DIR", help="output directory")
     p.add_argument("--quick", action="store_true",
