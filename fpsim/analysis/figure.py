@@ -38,8 +38,8 @@ class Figure2Data:
     ``series``: one dict per (m_acc, chunk) with the measured points ``n``,
     ``variance_lost``, ``vl_lo``, ``vl_hi`` (interval at level ``ci``) and the analytical
     curve ``curve_n``, ``curve_paper`` (:func:`fpsim.variance_lost`, "paper" model, on a
-    dense grid of n, 8 points per octave, rounded to whole chunks for chunks). ``cutoff``: the knee rule's cut-off (variance
-    lost <= ln(cutoff)). ``table``: the underlying :class:`SweepTable`. ``seconds``: wall
+    dense grid of n, 8 points per octave, rounded to whole chunks for chunks).
+    ``cutoff``: the knee rule's cut-off (variance lost <= ln(cutoff)). ``table``: the underlying :class:`SweepTable`. ``seconds``: wall
     time of the measurement. A plotting layer draws exp(variance lost) (the paper's
     "normalized exponential variance lost") or the variance lost on log axes.
     """

@@ -24,6 +24,8 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -646,8 +648,6 @@ def _precompile(mode):
 def _start_precompile(mode):
     """The :func:`_precompile` process, on one Numba thread, silent; None where it cannot
     start (then every kernel compiles in this process, as it would anyway)."""
-    import subprocess
-    import sys
     code = f"from fpsim.app.report import _precompile; _precompile({mode!r})"
     env = dict(os.environ, NUMBA_NUM_THREADS="1")
     try:
@@ -663,7 +663,7 @@ def _stop(proc):
         proc.terminate()
         try:
             proc.wait(timeout=10)
-        except Exception:            # noqa: BLE001 -- stuck: kill it, never leave it behind
+        except subprocess.TimeoutExpired:        # stuck: kill it, never leave it behind
             proc.kill()
             proc.wait()
 

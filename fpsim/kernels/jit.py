@@ -23,8 +23,8 @@ The cache, made correct and safe for several processes:
   (``_compile_once``).
 - **Each inlined helper translated once.** Numba inlines an ``inline`` helper by running
   the compiler's front end (bytecode to IR, and the helper's own inlining) on it again at
-  every call site, in every caller; for the kernels that was a quarter of their compile
-  time. The IR is kept per function object and flags (``_memoize_inlined_ir``): Numba
+  every call site, in every caller; for a second quantize variant that was a quarter of
+  its compile time. The IR is kept per function object and flags (``_memoize_inlined_ir``): Numba
   copies it before it edits it, so each call site still gets its own copy, and the machine
   code is the same (tests/test_kernel_policy.py compares it). ``FPSIM_INLINE_MEMO=0``
   turns it off.
@@ -195,8 +195,8 @@ _INLINED_IR: dict = {}      # (function, flags, ...) -> its IR after the untyped
 def _memoize_inlined_ir(run_untyped_passes):
     """InlineWorker.run_untyped_passes, remembered. The IR depends on the function object
     (a closure's captured constants are in it) and on the caller's flags, locals, pipeline
-    and target, which are the key; Numba's inliner deep-copies it before it renames, relabels or types
-    anything, so the kept IR is never changed. The call sets ``enable_ssa`` on the caller's
+    and target, which are the key; Numba's inliner deep-copies it before it renames,
+    relabels or types anything, so the kept IR is never changed. The call sets ``enable_ssa`` on the caller's
     flags as Numba's does, so the caller compiles as it would have."""
     @functools.wraps(run_untyped_passes)
     def remembered(self, func, enable_ssa=False):
